@@ -1,0 +1,1 @@
+"""The embedded executor: Dockerfile to image, without a daemon or root."""

@@ -1,0 +1,71 @@
+"""A content-addressed blob store: ``<root>/blobs/sha256/<hex>``, temp name then rename."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+__all__ = ["BlobStore", "BlobWriter"]
+
+
+class BlobWriter:
+    """Streams bytes into a temp file while hashing them; ``digest`` is set once closed."""
+
+    def __init__(self, fileobj: BinaryIO) -> None:
+        self._file = fileobj
+        self._hash = hashlib.sha256()
+        self.size = 0
+        self.digest = ""
+
+    def write(self, data: bytes) -> int:
+        self._hash.update(data)
+        self.size += len(data)
+        return self._file.write(data)
+
+    def finish(self) -> str:
+        self.digest = "sha256:" + self._hash.hexdigest()
+        return self.digest
+
+
+class BlobStore:
+    """Blobs by digest under one directory; safe for concurrent writers of the same blob."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._dir = root / "blobs" / "sha256"
+        self._dir.mkdir(parents=True, exist_ok=True)
+
+    def path(self, digest: str) -> Path:
+        algo, _, hexpart = digest.partition(":")
+        if algo != "sha256" or len(hexpart) != 64 or hexpart.strip("0123456789abcdef"):
+            raise ValueError(f"not a sha256 digest: {digest!r}")
+        return self._dir / hexpart
+
+    def has(self, digest: str) -> bool:
+        return self.path(digest).is_file()
+
+    @contextmanager
+    def writer(self, expected: str | None = None) -> Iterator[BlobWriter]:
+        """Write a blob; on success it appears under its digest, on error nothing remains."""
+        fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                writer = BlobWriter(fh)
+                yield writer
+            digest = writer.finish()
+            if expected is not None and digest != expected:
+                raise ValueError(f"blob digest {digest} does not match expected {expected}")
+            os.replace(tmp, self.path(digest))
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def write_bytes(self, data: bytes) -> str:
+        with self.writer() as w:
+            w.write(data)
+        return w.digest

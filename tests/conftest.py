@@ -1,0 +1,1 @@
+pytest_plugins = ["tests.support.docker", "tests.support.baseimages", "tests.support.registry"]
