@@ -1,0 +1,66 @@
+"""The package's data flows one way: plugin -> factory -> {builder, image}."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "pytest_imagebuild"
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def modules_under(sub: str) -> list[Path]:
+    found = sorted((PACKAGE / sub).rglob("*.py"))
+    assert found, f"no modules under {sub}/"
+    return found
+
+
+@pytest.mark.parametrize(
+    ("side", "forbidden"),
+    [
+        (
+            "image",
+            ("pytest_imagebuild.builder", "pytest_imagebuild.plugin", "pytest_imagebuild.factory"),
+        ),
+        ("builder", ("pytest", "_pytest", "pytest_imagebuild.image", "pytest_imagebuild.plugin")),
+    ],
+)
+def test_side_does_not_import(side: str, forbidden: tuple[str, ...]) -> None:
+    offenders = [
+        f"{path.relative_to(PACKAGE)} imports {name}"
+        for path in modules_under(side)
+        for name in imports_of(path)
+        if any(name == f or name.startswith(f + ".") for f in forbidden)
+    ]
+    assert offenders == []
+
+
+def test_no_assert_statements_in_library_code() -> None:
+    offenders = [
+        f"{path.relative_to(PACKAGE)}:{node.lineno}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Assert)
+    ]
+    assert offenders == []
+
+
+def test_no_module_over_800_lines() -> None:
+    long = [
+        f"{p.relative_to(PACKAGE)}: {n}"
+        for p in sorted(PACKAGE.rglob("*.py"))
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > 800
+    ]
+    assert long == []
