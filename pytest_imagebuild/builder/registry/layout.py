@@ -1,0 +1,145 @@
+"""A local OCI image layout as a base-image source: ``oci:/path[:tag]`` or a directory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pytest_imagebuild.errors import ImageFormatError, RegistryError
+from pytest_imagebuild.oci import Descriptor, Platform
+
+from ..blobs import BlobStore
+from .manifests import (
+    MAX_MANIFEST,
+    PulledImage,
+    image_descriptors,
+    resolve_manifest,
+)
+from .platforms import descriptor_from_json, host_platform, select_manifest
+
+__all__ = ["is_layout_source", "parse_layout_source", "pull_layout"]
+
+_REF_NAMES = ("org.opencontainers.image.ref.name", "io.containerd.image.name")
+_CHUNK = 1024 * 1024
+
+
+def parse_layout_source(text: str) -> tuple[Path, str | None]:
+    """``oci:/path/to/layout:tag`` -> (path, tag); a plain directory has no tag."""
+    body = text.removeprefix("oci:")
+    path, sep, tag = body.rpartition(":")
+    if sep and "/" not in tag and not Path(body).is_dir() and Path(path).is_dir():
+        return Path(path), tag or None
+    return Path(body), None
+
+
+def is_layout_source(text: str) -> bool:
+    """True for ``oci:...`` and for a directory holding an ``oci-layout`` file."""
+    return text.startswith("oci:") or (Path(text) / "oci-layout").is_file()
+
+
+def _blob(root: Path, digest: str) -> Path:
+    algo, _, hexpart = digest.partition(":")
+    if not algo.isalnum() or not hexpart.isalnum():
+        raise ImageFormatError(f"OCI layout {root} names a malformed digest {digest!r}")
+    return root / "blobs" / algo / hexpart
+
+
+def _read_small(root: Path, digest: str, entry: Descriptor) -> tuple[bytes, str]:
+    path = _blob(root, digest)
+    try:
+        if path.stat().st_size > MAX_MANIFEST:
+            raise ImageFormatError(f"manifest {digest} in OCI layout {root} is too large")
+        return path.read_bytes(), entry.media_type if digest == entry.digest else ""
+    except FileNotFoundError as exc:
+        raise ImageFormatError(f"OCI layout {root} lacks blob {digest}") from exc
+
+
+def _matches(desc: Descriptor, tag: str) -> bool:
+    return any(
+        name == tag or name.endswith(":" + tag)
+        for key in _REF_NAMES
+        if (name := desc.annotations.get(key))
+    )
+
+
+def _pick_entry(root: Path, tag: str | None, platform: Platform) -> Descriptor:
+    try:
+        index: dict[str, Any] = json.loads((root / "index.json").read_text(encoding="utf-8"))
+        entries = [descriptor_from_json(m) for m in index.get("manifests") or []]
+    except (OSError, ValueError, KeyError, AttributeError) as exc:
+        raise ImageFormatError(f"{root} is not a readable OCI layout (index.json): {exc}") from exc
+    if tag is not None:
+        chosen = [e for e in entries if _matches(e, tag)]
+        if not chosen:
+            raise RegistryError(f"OCI layout {root} has no image tagged {tag!r}")
+        entries = chosen
+    if len(entries) > 1 and all(e.platform for e in entries):
+        picked = select_manifest(entries, platform)
+        if picked is not None:
+            return picked
+    if len(entries) != 1:
+        names = sorted(n for e in entries for k in _REF_NAMES if (n := e.annotations.get(k)))
+        raise RegistryError(
+            f"OCI layout {root} holds {len(entries)} images; say which with oci:{root}:TAG",
+            hint="tags in it: " + (", ".join(names) or "none"),
+        )
+    return entries[0]
+
+
+def _copy_blob(root: Path, desc: Descriptor, store: BlobStore) -> Path:
+    if store.has(desc.digest):
+        return store.path(desc.digest)
+    src = _blob(root, desc.digest)
+    try:
+        with src.open("rb") as fh, store.writer(expected=desc.digest) as writer:
+            while data := fh.read(_CHUNK):
+                writer.write(data)
+    except FileNotFoundError as exc:
+        raise ImageFormatError(f"OCI layout {root} lacks blob {desc.digest}") from exc
+    except ValueError as exc:
+        raise ImageFormatError(
+            f"digest mismatch for blob {desc.digest} in OCI layout {root}: {exc}"
+        ) from exc
+    return store.path(desc.digest)
+
+
+def pull_layout(
+    source: str | Path, store: BlobStore, *, platform: Platform | str | None = None
+) -> PulledImage:
+    """Read an image from an OCI layout into ``store``, exactly as a registry pull would."""
+    root, tag = parse_layout_source(str(source))
+    wanted = Platform.parse(platform) if isinstance(platform, str) else platform
+    wanted = wanted or host_platform()
+    entry = _pick_entry(root, tag, wanted)
+    what = f"oci:{root}" + (f":{tag}" if tag else "")
+    resolved = resolve_manifest(
+        lambda digest: _read_small(root, digest, entry),
+        entry.digest,
+        wanted,
+        what=what,
+        source=f"OCI layout {root}",
+        expected=entry.digest,
+    )
+    config_desc, layers = image_descriptors(resolved.manifest, what)
+    store.write_bytes(resolved.data)
+    try:
+        config = json.loads(_copy_blob(root, config_desc, store).read_bytes())
+    except ValueError as exc:
+        raise ImageFormatError(f"config {config_desc.digest} of {what} is not JSON") from exc
+    for layer in layers:
+        _copy_blob(root, layer, store)
+    return PulledImage(
+        reference=None,
+        manifest_digest=resolved.digest,
+        manifest_media_type=resolved.media_type,
+        manifest=resolved.manifest,
+        config=config if isinstance(config, dict) else {},
+        config_digest=config_desc.digest,
+        config_media_type=config_desc.media_type,
+        layers=tuple(layers),
+        platform=resolved.platform or entry.platform,
+        index_digest=resolved.index_digest,
+        source=what,
+        annotations=dict(resolved.manifest.get("annotations") or {}),
+    )
