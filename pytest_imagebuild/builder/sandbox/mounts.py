@@ -1,0 +1,129 @@
+"""Mounts for a RUN: what the caller asks for, and the root the namespaces mode assembles."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pytest_imagebuild.builder.sandbox import libc
+
+__all__ = ["Mount", "RootPlan"]
+
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+_DEV_LINKS = {
+    "fd": "/proc/self/fd",
+    "stdin": "/proc/self/fd/0",
+    "stdout": "/proc/self/fd/1",
+    "stderr": "/proc/self/fd/2",
+    "ptmx": "pts/ptmx",
+}
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A mount for one RUN (``RUN --mount``): a host path bound in, or a fresh tmpfs."""
+
+    target: str
+    type: Literal["bind", "tmpfs"] = "bind"
+    source: Path | None = None
+    readonly: bool = True
+    mode: int = 0o755
+
+    @classmethod
+    def bind(cls, source: Path | str, target: str, *, readonly: bool = True) -> Mount:
+        return cls(target, "bind", Path(source), readonly)
+
+    @classmethod
+    def tmpfs(cls, target: str, *, mode: int = 0o755) -> Mount:
+        return cls(target, "tmpfs", None, False, mode)
+
+
+@dataclass
+class RootPlan:
+    """Host paths (resolved inside the root) the namespaces mode mounts on."""
+
+    root: str
+    proc: str
+    dev: str
+    sys: str
+    files: dict[str, bytes] = field(default_factory=dict)  # host target -> content (resolv.conf)
+    mounts: list[tuple[str, Mount]] = field(default_factory=list)
+
+
+def _readonly(target: str, flags: int) -> None:
+    extra = libc.locked_flags(target)
+    libc.mount(None, target, None, libc.MS_REMOUNT | libc.MS_BIND | libc.MS_RDONLY | flags | extra)
+
+
+def _dev(dev: str, files: dict[str, bytes]) -> None:
+    libc.mount("tmpfs", dev, "tmpfs", libc.MS_NOSUID | libc.MS_STRICTATIME, "mode=755,size=65536k")
+    for name in DEVICES:
+        node = os.path.join(dev, name)
+        os.close(os.open(node, os.O_WRONLY | os.O_CREAT, 0o666))
+        libc.mount(f"/dev/{name}", node, None, libc.MS_BIND)
+    for name, target in _DEV_LINKS.items():
+        os.symlink(target, os.path.join(dev, name))
+    for sub in ("shm", "pts", "mqueue"):
+        os.mkdir(os.path.join(dev, sub), 0o755)
+    libc.mount(
+        "shm",
+        os.path.join(dev, "shm"),
+        "tmpfs",
+        libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC,
+        "mode=1777,size=65536k",
+    )
+    with contextlib.suppress(OSError):  # optional: only terminals need it
+        libc.mount(
+            "devpts",
+            os.path.join(dev, "pts"),
+            "devpts",
+            libc.MS_NOSUID | libc.MS_NOEXEC,
+            "newinstance,ptmxmode=0666,mode=0620",
+        )
+    # private copies of resolv.conf and hosts: a RUN may write them, the host never sees it
+    for index, (target, content) in enumerate(files.items()):
+        staged = os.path.join(dev, f".stage{index}")
+        with open(staged, "wb") as handle:
+            handle.write(content)
+        libc.mount(staged, target, None, libc.MS_BIND)
+        os.unlink(staged)
+
+
+def _sys(target: str) -> None:
+    try:
+        libc.mount("/sys", target, None, libc.MS_BIND)
+    except OSError:
+        try:
+            libc.mount("/sys", target, None, libc.MS_BIND | libc.MS_REC)
+        except OSError:
+            return  # optional
+    try:
+        _readonly(target, 0)
+    except OSError:
+        libc.umount2(target, libc.MNT_DETACH)
+
+
+def assemble(plan: RootPlan) -> None:
+    """Mount everything for the root (run as pid 1 of the new pid namespace), then pivot."""
+    libc.mount(plan.root, plan.root, None, libc.MS_BIND | libc.MS_REC)
+    libc.mount("proc", plan.proc, "proc", libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC)
+    _dev(plan.dev, plan.files)
+    _sys(plan.sys)
+    for target, mount in plan.mounts:
+        if mount.type == "tmpfs":
+            flags = libc.MS_NOSUID | libc.MS_NODEV
+            libc.mount("tmpfs", target, "tmpfs", flags, f"mode={mount.mode:o}")
+            continue
+        libc.mount(str(mount.source), target, None, libc.MS_BIND | libc.MS_REC)
+        if mount.readonly:
+            _readonly(target, 0)
+    os.chdir(plan.root)
+    try:
+        libc.pivot_root(".", ".")
+        libc.umount2(".", libc.MNT_DETACH)
+    except OSError:
+        os.chroot(".")  # e.g. the host root is an initramfs, where pivot_root is refused
+    os.chdir("/")

@@ -1,0 +1,210 @@
+"""Run one command in a stage root: ``sandbox.run``.
+
+Process model: the caller prepares mount points in the root (``Stubs``), then forks a
+supervisor. In the namespaces mode the supervisor unshares mount and pid namespaces and forks
+the command's process, which becomes pid 1 there, assembles the root, pivots into it, drops to
+the user and execs; when it ends, the kernel kills everything left in its pid namespace. In the
+chroot mode the supervisor is a child subreaper and kills every leftover descendant itself. The
+supervisor enforces the timeout and reports the outcome through a pipe; the caller streams the
+combined stdout and stderr, then removes the mount points.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+from pytest_imagebuild.builder import userns
+from pytest_imagebuild.builder.sandbox.mounts import DEVICES, Mount, RootPlan
+from pytest_imagebuild.builder.sandbox.paths import Stubs
+from pytest_imagebuild.builder.sandbox.probe import SandboxMode, probe
+from pytest_imagebuild.builder.sandbox.supervise import supervise
+from pytest_imagebuild.errors import SandboxError
+
+__all__ = ["DEFAULT_PATH", "Output", "SandboxTimeout", "Spec", "run"]
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+Output = Callable[[bytes], object] | BinaryIO | None
+
+
+class SandboxTimeout(SandboxError):
+    """The command ran longer than its timeout and was killed."""
+
+
+@dataclass
+class Spec:
+    """Everything the supervisor and the command's process need, resolved by the caller."""
+
+    mode: Literal["namespaces", "chroot"]
+    root: str
+    argv: list[str]
+    env: dict[str, str]
+    workdir: str
+    uid: int
+    gid: int
+    groups: list[int]
+    hostname: str | None
+    network: Literal["default", "none"]
+    timeout: float | None
+    plan: RootPlan | None = None
+    single_map: bool = False
+
+
+def _parse_user(user: str) -> tuple[int, int]:
+    uid, _, gid = user.partition(":")
+    try:
+        return int(uid), int(gid or "0")
+    except ValueError:
+        raise SandboxError(
+            f"user {user!r} is not numeric uid:gid", hint="resolve names from /etc/passwd first"
+        ) from None
+
+
+def _host_file(name: str) -> bytes:
+    try:
+        return Path(name).read_bytes()
+    except OSError:
+        return b""
+
+
+def _prepare(spec: Spec, mounts: Sequence[Mount], stubs: Stubs) -> None:
+    resolv, hosts = _host_file("/etc/resolv.conf"), _host_file("/etc/hosts")
+    if not hosts:
+        hosts = b"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+    if spec.mode == "chroot":
+        if mounts:
+            raise SandboxError(
+                "RUN --mount needs mount namespaces, which this machine refuses",
+                hint="run where user or mount namespaces are allowed (see the sandbox line of "
+                "the pytest header)",
+            )
+        stubs.replace("/etc/resolv.conf", resolv)
+        stubs.replace("/etc/hosts", hosts)
+        stubs.directory("/dev")
+        for name in DEVICES:
+            stubs.device(f"/dev/{name}", f"/dev/{name}")
+        return
+    plan = RootPlan(
+        root=spec.root,
+        proc=str(stubs.directory("/proc")),
+        dev=str(stubs.directory("/dev")),
+        sys=str(stubs.directory("/sys")),
+    )
+    plan.files[str(stubs.file("/etc/resolv.conf"))] = resolv
+    plan.files[str(stubs.file("/etc/hosts"))] = hosts
+    for mount in mounts:
+        if not mount.target.startswith("/"):
+            raise SandboxError(f"mount target {mount.target!r} is not absolute")
+        source_is_dir = mount.type == "tmpfs" or (
+            mount.source is not None and mount.source.is_dir()
+        )
+        if mount.type == "bind" and (mount.source is None or not mount.source.exists()):
+            raise SandboxError(f"mount source {mount.source} does not exist")
+        host = stubs.directory(mount.target) if source_is_dir else stubs.file(mount.target)
+        plan.mounts.append((str(host), mount))
+    spec.plan = plan
+
+
+def _emit(output: Output, chunk: bytes) -> None:
+    if output is None:
+        return
+    if callable(output):
+        output(chunk)
+    else:
+        output.write(chunk)
+
+
+def run(
+    rootfs: Path | str,
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    workdir: str = "/",
+    user: str = "0:0",
+    groups: Sequence[int] = (),
+    mounts: Sequence[Mount] = (),
+    hostname: str | None = None,
+    network: Literal["default", "none"] = "default",
+    output: Output = None,
+    timeout: float | None = None,
+    mode: SandboxMode | None = None,
+) -> int:
+    """Run ``argv`` in ``rootfs`` as ``user`` ("uid:gid"); return its exit code.
+
+    Signals give 128 + the signal number, as a shell reports them. Raises ``SandboxTimeout``
+    after killing everything on timeout, and ``SandboxError`` when the sandbox cannot be set up.
+    """
+    mode = mode or probe()
+    mode.check()
+    if not argv:
+        raise SandboxError("nothing to run: empty command")
+    root = os.path.realpath(rootfs)
+    if not os.path.isdir(root):
+        raise SandboxError(f"stage root {rootfs} is not a directory")
+    if os.geteuid() != 0:
+        raise SandboxError(
+            "sandbox.run needs uid 0 (real, or in the build's user namespace)",
+            hint="call it inside userns.run_in_userns",
+        )
+    uid, gid = _parse_user(user)
+    full_env = dict(env or {})
+    full_env.setdefault("PATH", DEFAULT_PATH)
+    spec = Spec(
+        mode="chroot" if mode.kind == "chroot" else "namespaces",
+        root=root,
+        argv=list(argv),
+        env=full_env,
+        workdir=workdir or "/",
+        uid=uid,
+        gid=gid,
+        groups=list(groups),
+        hostname=hostname,
+        network=network,
+        timeout=timeout,
+        single_map=userns.current().kind == "single",
+    )
+    stubs = Stubs(Path(root))
+    try:
+        _prepare(spec, mounts, stubs)
+        return _execute(spec, output)
+    finally:
+        stubs.restore()
+
+
+def _execute(spec: Spec, output: Output) -> int:
+    out_r, out_w = os.pipe()
+    status_r, status_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(out_r)
+        os.close(status_r)
+        supervise(spec, out_w, status_w)  # never returns
+    os.close(out_w)
+    os.close(status_w)
+    try:
+        while chunk := os.read(out_r, 65536):
+            _emit(output, chunk)
+        report = b""
+        while part := os.read(status_r, 65536):
+            report += part
+    except BaseException:
+        os.kill(pid, signal.SIGKILL)  # its pdeathsig children follow
+        raise
+    finally:
+        os.close(out_r)
+        os.close(status_r)
+        os.waitpid(pid, 0)
+    outcome = json.loads(report or b'{"error": "the sandbox supervisor died"}')
+    if "error" in outcome:
+        raise SandboxError(outcome["error"], hint=outcome.get("hint"))
+    if outcome.get("timeout"):
+        raise SandboxTimeout(
+            f"command timed out after {spec.timeout}s and was killed: {spec.argv}",
+            hint="raise the timeout or make the command finish",
+        )
+    return int(outcome["exit"])
