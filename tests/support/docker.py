@@ -2,7 +2,8 @@
 
 The session fixture ``docker_daemon`` talks to the daemon on the default socket when one
 answers there. Otherwise it starts ``/usr/sbin/dockerd`` with its own data root, exec root,
-pid file and socket under ``DAEMON_DIR`` and stops it when the last pytest process that uses
+pid file and socket under ``DAEMON_DIR`` (``IMAGEBUILD_TEST_DOCKERD_DIR``; extra dockerd
+flags in ``IMAGEBUILD_TEST_DOCKERD_ARGS``) and stops it when the last pytest process that uses
 it (xdist workers included) finishes. Builds use the legacy builder (``DOCKER_BUILDKIT=0``),
 whose output the differential tests treat as the reference.
 """
@@ -13,6 +14,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shlex
 import signal
 import subprocess
 import time
@@ -25,8 +27,11 @@ import pytest
 
 DOCKER = "/usr/bin/docker"
 DOCKERD = "/usr/sbin/dockerd"
+SETSID = "/usr/bin/setsid"
 DEFAULT_HOST = "unix:///var/run/docker.sock"
-DAEMON_DIR = Path(os.environ.get("IMAGEBUILD_TEST_DOCKERD_DIR", "/var/tmp/pytest-imagebuild-dockerd"))
+DAEMON_DIR = Path(
+    os.environ.get("IMAGEBUILD_TEST_DOCKERD_DIR", "/var/tmp/pytest-imagebuild-dockerd")
+)
 READY_TIMEOUT = 60.0
 
 
@@ -187,18 +192,29 @@ class OwnDaemon:
         for sub in ("data", "exec"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
-            subprocess.Popen(
+            # setsid --fork detaches dockerd from this process: any pytest process of the
+            # run may be the one that stops it, and none leaves a child behind.
+            subprocess.run(
                 [
+                    SETSID,
+                    "--fork",
                     DOCKERD,
-                    "--data-root", str(self.root / "data"),
-                    "--exec-root", str(self.root / "exec"),
-                    "--pidfile", str(self.pidfile),
-                    "-H", self.host,
+                    "--data-root",
+                    str(self.root / "data"),
+                    "--exec-root",
+                    str(self.root / "exec"),
+                    "--pidfile",
+                    str(self.pidfile),
+                    "-H",
+                    self.host,
+                    # Default networking unless told otherwise; never "--bridge=none":
+                    # dockerd then deletes the host's docker0, breaking any other daemon.
+                    *shlex.split(os.environ.get("IMAGEBUILD_TEST_DOCKERD_ARGS", "")),
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
+                check=True,
             )
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
@@ -213,10 +229,23 @@ class OwnDaemon:
             pytrace=False,
         )
 
-    def stop(self) -> None:
+    def pid(self) -> int | None:
+        """The pid in the pid file if that process is this daemon (pids get reused)."""
         try:
             pid = int(self.pidfile.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except (OSError, ValueError):
+            return None
+        if Path(os.fsdecode(cmdline[0])).name != "dockerd":
+            return None
+        if os.fsencode(self.root / "data") not in cmdline:
+            return None
+        return pid
+
+    def stop(self) -> None:
+        pid = self.pid()
+        if pid is None:
+            self.pidfile.unlink(missing_ok=True)
             return
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
@@ -247,6 +276,7 @@ def _flock(path: Path, kind: int = fcntl.LOCK_EX) -> Iterator[int]:
 @pytest.fixture(scope="session")
 def docker_daemon() -> Iterator[DockerDaemon]:
     """The reference daemon: the default one if it answers, else one started here."""
+    # IMAGEBUILD_TEST_OWN_DOCKERD=1 starts a separate daemon even when the default answers.
     if os.environ.get("IMAGEBUILD_TEST_OWN_DOCKERD") != "1" and answers(DEFAULT_HOST):
         yield DockerDaemon(DEFAULT_HOST, owned=False)
         return
