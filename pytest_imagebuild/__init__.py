@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pytest_imagebuild.assertions import assert_env, assert_file, assert_layers, assert_no_files
 from pytest_imagebuild.errors import (
     BuildError,
     ContextError,
@@ -13,15 +14,26 @@ from pytest_imagebuild.errors import (
     SandboxError,
     UsageError,
 )
+from pytest_imagebuild.image import File, Healthcheck, HistoryEntry, Image, Layer, Mode
 
 __all__ = [
     "BuildError",
     "ContextError",
     "DockerfileError",
+    "File",
+    "Healthcheck",
+    "HistoryEntry",
+    "Image",
     "ImageBuildError",
     "ImageFormatError",
+    "Layer",
     "Location",
+    "Mode",
     "RegistryError",
     "SandboxError",
     "UsageError",
+    "assert_env",
+    "assert_file",
+    "assert_layers",
+    "assert_no_files",
 ]

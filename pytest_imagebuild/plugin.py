@@ -1,1 +1,185 @@
-"""pytest entry point (pytest11 ``imagebuild``)."""
+"""pytest entry point (pytest11 ``imagebuild``): options, ini keys, marker, fixtures, hooks.
+
+The logic lives in :mod:`pytest_imagebuild.factory` (which image, opened or built),
+:mod:`pytest_imagebuild.repr` (assertion explanations) and :mod:`pytest_imagebuild.report`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+
+import pytest
+
+from pytest_imagebuild.errors import ImageBuildError
+from pytest_imagebuild.factory import (
+    MARKER_SIGNATURE,
+    ImageFactory,
+    ImageSource,
+    TarballSource,
+    no_image_error,
+    source_from_marker,
+    source_from_param,
+)
+from pytest_imagebuild.image import Image
+from pytest_imagebuild.report import header_line, image_summary
+from pytest_imagebuild.repr import explain_comparison
+
+__all__ = [
+    "image",
+    "image_factory",
+    "pytest_addoption",
+    "pytest_assertrepr_compare",
+    "pytest_configure",
+    "pytest_report_header",
+    "pytest_runtest_makereport",
+    "pytest_sessionfinish",
+]
+
+SECTION = "imagebuild"
+factory_key = pytest.StashKey[ImageFactory]()
+configured_key = pytest.StashKey[TarballSource | None]()
+image_key = pytest.StashKey[Image]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("imagebuild", "container images (pytest-imagebuild)")
+    group.addoption(
+        "--imagebuild-image",
+        metavar="PATH",
+        dest="imagebuild_image",
+        help="image for the 'image' fixture: docker-archive tarball, OCI layout or OCI "
+        "archive (overrides the imagebuild_image ini key)",
+    )
+    group.addoption(
+        "--imagebuild-platform",
+        metavar="PLATFORM",
+        dest="imagebuild_platform",
+        help="platform to open from multi-platform images, e.g. linux/arm64/v8 "
+        "(default: the host's)",
+    )
+    parser.addini(
+        "imagebuild_image",
+        "image for the 'image' fixture, relative to the ini file's directory",
+        type="string",
+        default="",
+    )
+    parser.addini(
+        "imagebuild_platform",
+        "platform to open from multi-platform images, e.g. linux/amd64",
+        type="string",
+        default="",
+    )
+
+
+def _configured(config: pytest.Config) -> TarballSource | None:
+    option = config.getoption("imagebuild_image")
+    if option:
+        return TarballSource(config.invocation_params.dir / option, None, "--imagebuild-image")
+    value = str(config.getini("imagebuild_image")).strip()
+    if not value:
+        return None
+    base = config.inipath.parent if config.inipath is not None else config.rootpath
+    where = config.inipath if config.inipath is not None else "the ini file"
+    return TarballSource(base / value, None, f"imagebuild_image in {where}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER_SIGNATURE}: the image for the 'image' fixture: build a Dockerfile, or "
+        "open an existing image with image=PATH (paths relative to the test file)",
+    )
+    config.stash[configured_key] = _configured(config)
+
+
+def _factory(config: pytest.Config) -> ImageFactory:
+    factory = config.stash.get(factory_key, None)
+    if factory is None:
+        cache = getattr(config, "cache", None)
+        platform = (
+            config.getoption("imagebuild_platform")
+            or str(config.getini("imagebuild_platform")).strip()
+        )
+        factory = ImageFactory(
+            index_cache=cache.mkdir("imagebuild") / "index" if cache is not None else None,
+            platform=platform or None,
+        )
+        config.stash[factory_key] = factory
+    return factory
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    source = config.stash.get(configured_key, None)
+    if source is None and config.get_verbosity() <= 0:
+        return []
+    factory = _factory(config)
+    opened: Image | None = None
+    error: ImageBuildError | None = None
+    if source is not None:
+        try:
+            opened = factory.get(source)
+        except ImageBuildError as exc:
+            error = exc
+    path = source.path if source is not None else None
+    return [header_line(path, opened, error, factory.index_cache)]
+
+
+@pytest.fixture(scope="session")
+def image_factory(pytestconfig: pytest.Config) -> ImageFactory:
+    """Opens images for the session, reusing each one while its file is unchanged."""
+    return _factory(pytestconfig)
+
+
+def _source(request: pytest.FixtureRequest) -> ImageSource:
+    __tracebackhide__ = True
+    base = request.path.parent
+    if hasattr(request, "param"):
+        return source_from_param(request.param, base, f"parameter {request.param!r}")
+    marker = request.node.get_closest_marker("dockerfile")
+    if marker is not None:
+        origin = f"@pytest.mark.dockerfile for {request.node.nodeid}"
+        return source_from_marker(marker.args, marker.kwargs, base, origin)
+    configured = request.config.stash.get(configured_key, None)
+    if configured is None:
+        raise no_image_error(request.node.nodeid)
+    return configured
+
+
+@pytest.fixture
+def image(request: pytest.FixtureRequest, image_factory: ImageFactory) -> Image:
+    """The image under test: from indirect parametrization, the nearest
+    ``dockerfile`` marker, ``--imagebuild-image`` or the ``imagebuild_image`` ini key."""
+    __tracebackhide__ = True
+    opened = image_factory.get(_source(request))
+    request.node.stash[image_key] = opened
+    return opened
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    opened = item.stash.get(image_key, None)
+    if report.failed and opened is not None:
+        path = _factory(item.config).path_of(opened)
+        report.sections.append((SECTION, image_summary(opened, path)))
+    return report
+
+
+def pytest_assertrepr_compare(
+    config: pytest.Config, op: str, left: object, right: object
+) -> list[str] | None:
+    factory = config.stash.get(factory_key, None)
+
+    def name_of(opened: Image) -> str:
+        path = factory.path_of(opened) if factory is not None else None
+        return f"image {path}" if path is not None else "the image"
+
+    return explain_comparison(op, left, right, name_of)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    factory = session.config.stash.get(factory_key, None)
+    if factory is not None:
+        factory.close()

@@ -13,6 +13,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import sys
 import tempfile
 import textwrap
 from dataclasses import dataclass
@@ -24,6 +25,41 @@ SYSTEM_PYTHON = "/usr/bin/python3"  # the test users cannot read root's own inte
 FULL_USER = "imagebuild-test"
 SINGLE_USER = "imagebuild-nosub"
 SUBID_START, SUBID_COUNT = 200000, 65536
+DEPS = ("httpx", "tarsafe", "isal", "zstandard")
+DEPS_DIR = Path("/var/tmp/pytest-imagebuild-tests/rootless-deps")
+
+
+@functools.cache
+def project_path() -> str:
+    """A PYTHONPATH with this checkout and its dependencies, importable by SYSTEM_PYTHON.
+
+    The dependencies are installed once (binary wheels for CPython 3.11) into DEPS_DIR.
+    """
+    marker = DEPS_DIR / ".complete"
+    with open(Path(tempfile.gettempdir()) / "imagebuild-test-deps.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not marker.exists():
+            _check(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--target",
+                    str(DEPS_DIR),
+                    "--python-version",
+                    "3.11",
+                    "--implementation",
+                    "cp",
+                    "--only-binary=:all:",
+                    *DEPS,
+                ]
+            )
+            marker.touch()
+    for path in (DEPS_DIR, DEPS_DIR.parent):
+        path.chmod(0o755)
+    return f"{REPO}:{DEPS_DIR}"
 
 
 @dataclass(frozen=True)
@@ -117,7 +153,7 @@ def run_as(user: User, code: str, cwd: Path, timeout: float = 60) -> Any:
     script = cwd / "snippet.py"
     script.write_text(textwrap.dedent(code))
     os.chown(script, user.uid, user.gid)
-    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(REPO), "LANG": "C.UTF-8"}
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": project_path(), "LANG": "C.UTF-8"}
     done = subprocess.run(
         [
             "setpriv",

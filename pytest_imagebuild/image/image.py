@@ -1,0 +1,254 @@
+"""``Image``: open an image tarball or layout and read its config and files."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from pytest_imagebuild import oci
+from pytest_imagebuild.errors import ImageFormatError
+from pytest_imagebuild.image import config as cfg
+from pytest_imagebuild.image.archive import ImageRef, find_image, list_platforms
+from pytest_imagebuild.image.config import Healthcheck, HistoryEntry
+from pytest_imagebuild.image.file import File
+from pytest_imagebuild.image.filesystem import Filesystem
+from pytest_imagebuild.image.layer import Layer, LayerData, index_layer
+from pytest_imagebuild.image.source import Source, open_source
+from pytest_imagebuild.image.stream import Limits
+from pytest_imagebuild.image.tarindex import Member
+
+__all__ = ["Image"]
+
+MEDIA_TYPES = {
+    ("docker", "none"): oci.DOCKER_LAYER,
+    ("docker", "gzip"): oci.DOCKER_LAYER_GZIP,
+    ("docker", "zstd"): oci.OCI_LAYER_ZSTD,
+    ("oci", "none"): oci.OCI_LAYER,
+    ("oci", "gzip"): oci.OCI_LAYER_GZIP,
+    ("oci", "zstd"): oci.OCI_LAYER_ZSTD,
+}
+
+
+class Image:
+    """An image read in place: config values and a merged, read-only filesystem."""
+
+    def __init__(
+        self, source: Source, ref: ImageRef, limits: Limits, index_cache: Path | None
+    ) -> None:
+        self._source = source
+        self._ref = ref
+        self.config: dict[str, Any] = ref.config
+        self._run = cfg.runtime(ref.config)
+        self.history: tuple[HistoryEntry, ...] = cfg.parse_history(ref.config)
+        self.layers: tuple[Layer, ...] = ()
+        self._fs = self._load_layers(limits, index_cache)
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        platform: str | None = None,
+        index_cache: Path | None = None,
+        max_expansion: float = 100.0,
+        expansion_floor: int = 1 << 30,
+    ) -> Image:
+        """Open a docker-archive tar, an OCI layout directory or an OCI archive.
+
+        Layers are indexed (and verified against their digests) here; with
+        ``index_cache`` each layer's index is kept on disk by digest. A layer that
+        decompresses past ``max_expansion`` x its size and past ``expansion_floor``
+        bytes is refused as a decompression bomb.
+        """
+        source = open_source(os.fspath(path))
+        try:
+            ref = find_image(source, platform)
+            return cls(source, ref, Limits(max_expansion, expansion_floor), index_cache)
+        except BaseException:
+            source.close()
+            raise
+
+    @staticmethod
+    def platforms(path: str | os.PathLike[str]) -> tuple[str, ...]:
+        """The platforms of the images in ``path``, such as ("linux/amd64", "linux/arm64/v8")."""
+        source = open_source(os.fspath(path))
+        try:
+            return list_platforms(source)
+        finally:
+            source.close()
+
+    def _load_layers(self, limits: Limits, index_cache: Path | None) -> Filesystem:
+        diff_ids = cfg.diff_ids(self.config)
+        refs = self._ref.layers
+        if len(diff_ids) != len(refs):
+            raise ImageFormatError(
+                f"image {self._source.path}: the manifest lists {len(refs)} layers "
+                f"but the config has {len(diff_ids)} diff_ids"
+            )
+        created = [h.created_by for h in self.history if not h.empty_layer]
+        flavour = "docker" if self._ref.manifest_media_type == oci.DOCKER_MANIFEST else "oci"
+        layers: list[Layer] = []
+        members: list[list[Member]] = []
+        data: list[LayerData] = []
+        for i, (ref, diff_id) in enumerate(zip(refs, diff_ids, strict=True)):
+            fd = self._source.fd(ref.blob.path)
+            key = ref.digest or diff_id
+            compression, got_diff, got_digest, entries = index_layer(
+                fd, ref.blob, limits, index_cache, key
+            )
+            if got_diff != diff_id:
+                raise ImageFormatError(
+                    f"layer {ref.blob.name} has diff_id {got_diff}, the config says {diff_id}"
+                )
+            if ref.digest is not None and got_digest != ref.digest:
+                raise ImageFormatError(
+                    f"blob {ref.blob.name} has digest {got_digest}, expected {ref.digest}"
+                )
+            layers.append(
+                Layer(
+                    index=i,
+                    digest=got_digest,
+                    diff_id=diff_id,
+                    size=ref.blob.size,
+                    media_type=ref.media_type or MEDIA_TYPES[flavour, compression],
+                    created_by=created[i] if i < len(created) else "",
+                )
+            )
+            members.append(entries)
+            data.append(LayerData(fd, ref.blob, compression, limits))
+        self.layers = tuple(layers)
+        return Filesystem(self.layers, members, data)
+
+    def close(self) -> None:
+        self._source.close()
+
+    def __enter__(self) -> Image:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Image {self._source.path} {self.id[:19]}>"
+
+    # Config values.
+
+    @property
+    def env(self) -> dict[str, str]:
+        return cfg.parse_env(self._run)
+
+    @property
+    def entrypoint(self) -> tuple[str, ...] | None:
+        return cfg.strs(self._run, "Entrypoint")
+
+    @property
+    def cmd(self) -> tuple[str, ...] | None:
+        return cfg.strs(self._run, "Cmd")
+
+    @property
+    def shell(self) -> tuple[str, ...] | None:
+        return cfg.strs(self._run, "Shell")
+
+    @property
+    def onbuild(self) -> tuple[str, ...]:
+        return cfg.strs(self._run, "OnBuild") or ()
+
+    @property
+    def user(self) -> str:
+        return str(self._run.get("User") or "")
+
+    @property
+    def workdir(self) -> str:
+        return str(self._run.get("WorkingDir") or "")
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return cfg.labels(self._run)
+
+    @property
+    def exposed_ports(self) -> tuple[str, ...]:
+        return cfg.keys(self._run, "ExposedPorts")
+
+    @property
+    def volumes(self) -> tuple[str, ...]:
+        return cfg.keys(self._run, "Volumes")
+
+    @property
+    def healthcheck(self) -> Healthcheck | None:
+        return cfg.parse_healthcheck(self._run)
+
+    @property
+    def stop_signal(self) -> str | None:
+        value = self._run.get("StopSignal")
+        return str(value) if value else None
+
+    @property
+    def os(self) -> str:
+        return str(self.config.get("os") or "")
+
+    @property
+    def architecture(self) -> str:
+        return str(self.config.get("architecture") or "")
+
+    @property
+    def variant(self) -> str | None:
+        value = self.config.get("variant")
+        return str(value) if value else None
+
+    @property
+    def created(self) -> str | None:
+        value = self.config.get("created")
+        return str(value) if value else None
+
+    @property
+    def id(self) -> str:
+        return self._ref.config_digest
+
+    @property
+    def digest(self) -> str | None:
+        return self._ref.digest
+
+    @property
+    def manifest_media_type(self) -> str:
+        return self._ref.manifest_media_type
+
+    @property
+    def config_media_type(self) -> str:
+        return self._ref.config_media_type
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        return dict(self._ref.annotations)
+
+    @property
+    def repo_tags(self) -> tuple[str, ...]:
+        return self._ref.repo_tags
+
+    # Filesystem.
+
+    def file(self, path: str, *, follow_symlinks: bool = False) -> File:
+        """The path in the merged view; symlinks in parent components are followed in the
+        image root; the last component only with ``follow_symlinks``."""
+        return self._fs.file(path, follow_symlinks)
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and self._fs.file(path).exists
+
+    def listdir(self, path: str) -> list[str]:
+        return self._fs.listdir(path)
+
+    def glob(self, pattern: str, *, all_layers: bool = False) -> list[str]:
+        return self._fs.glob(pattern, all_layers)
+
+    def walk(self) -> Iterator[File]:
+        return self._fs.walk()
+
+    def layer_files(self, layer_index: int) -> list[File]:
+        if not 0 <= layer_index < len(self.layers):
+            raise IndexError(f"layer index {layer_index} out of range 0..{len(self.layers) - 1}")
+        return self._fs.layer_files(layer_index)
