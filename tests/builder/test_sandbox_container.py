@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.builder.rootless import DEPS_DIR, project_path
 from tests.support.docker import DockerDaemon
 
 pytestmark = pytest.mark.docker
@@ -89,13 +90,15 @@ def skeleton_image(docker_daemon: DockerDaemon, tmp_path_factory: pytest.TempPat
 def run_in_container(
     docker_daemon: DockerDaemon, image: str, tmp_path: Path, user: str
 ) -> dict[str, Any]:
+    project_path()  # installs the dependencies into DEPS_DIR
     (tmp_path / "snippet.py").write_text(textwrap.dedent(SNIPPET))
     tmp_path.chmod(0o755)
     (tmp_path / "snippet.py").chmod(0o644)
     done = docker_daemon.run(
         "run", "--rm", "--user", user,
         "-v", "/usr:/usr:ro", "-v", f"{REPO}:/src:ro", "-v", f"{tmp_path}:/job:ro",
-        "-e", "PYTHONPATH=/src", "-e", "PYTHONDONTWRITEBYTECODE=1", "-w", "/tmp",
+        "-v", f"{DEPS_DIR}:/deps:ro", "-e", "PYTHONPATH=/src:/deps",
+        "-e", "PYTHONDONTWRITEBYTECODE=1", "-w", "/tmp",
         image, "/usr/bin/python3", "/job/snippet.py",
         timeout=120,
     )  # fmt: skip

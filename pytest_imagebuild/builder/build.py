@@ -1,0 +1,306 @@
+"""``build(options) -> BuildResult``: plan, run stages (in parallel when independent), outputs.
+
+The build owns one directory (``options.build_root`` or the system temp dir) holding the
+blob store, each stage's root, unpacked ``COPY --from`` images and downloads; it is removed at
+the end, including files that belong to mapped ids. Without root the whole build runs in a
+user namespace (``userns.run_in_userns``).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import shutil
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from pytest_imagebuild import oci
+from pytest_imagebuild.builder import registry, userns
+from pytest_imagebuild.builder.blobs import BlobStore
+from pytest_imagebuild.builder.cache import (
+    CachePolicy,
+    LayerCache,
+    StepKey,
+    default_cache_dir,
+    default_cache_repo,
+    parse_ttl,
+)
+from pytest_imagebuild.builder.context import BuildContext, open_context
+from pytest_imagebuild.builder.dockerfile import parse_file
+from pytest_imagebuild.builder.fs import IgnoreList, unpack_layer
+from pytest_imagebuild.builder.options import BuildOptions
+from pytest_imagebuild.builder.plan import Plan, Stage, host_platform_string, make_plan
+from pytest_imagebuild.builder.publish import BuildResult, publish
+from pytest_imagebuild.builder.steps.caching import StepCache
+from pytest_imagebuild.builder.steps.history import now_rfc3339
+from pytest_imagebuild.builder.steps.runner import StageRunner
+from pytest_imagebuild.builder.steps.state import LayerRecord, StageState
+from pytest_imagebuild.errors import ContextError, ImageBuildError, Location
+
+__all__ = ["BuildResult", "build"]
+
+_COMPRESSED = ("gzip", "zstd")
+
+
+@dataclass
+class _Done:
+    state: StageState
+    root: Path
+    key: StepKey | None = None
+
+
+@dataclass
+class _Build:
+    """Shared state of one build; implements the StageEnv protocol for stage runners."""
+
+    options: BuildOptions
+    plan: Plan
+    context: BuildContext
+    work_dir: Path
+    store: BlobStore
+    registries: registry.Registries
+    logger: Callable[[str], None]
+    compression: str = "none"
+    secrets: dict[str, Path] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    futures: dict[int, Future[_Done]] = field(default_factory=dict)
+    images: dict[str, Path] = field(default_factory=dict)
+    image_digests: dict[str, str] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    step_cache: StepCache | None = None
+
+    def __post_init__(self) -> None:
+        self.path = self.plan.path
+        self.escape = self.plan.escape
+        self.single_snapshot = self.options.single_snapshot
+        self.ignore = IgnoreList.build(self.options.ignore_paths)
+
+    def log(self, text: str) -> None:
+        self.logger(text)
+
+    # -- bases and --from ----------------------------------------------------------------
+    def platform_for(self, stage: Stage | None) -> str:
+        if stage is not None and stage.platform:
+            return stage.platform
+        return self.options.custom_platform or host_platform_string()
+
+    def from_root(self, ref: str, before: int) -> Path:
+        index = self.plan.stage_for(ref, before)
+        if index is not None:
+            future = self.futures.get(index)
+            if future is None:
+                raise ImageBuildError(f"stage {ref!r} is not part of this build")
+            return future.result().root
+        with self.lock:
+            found = self.images.get(ref)
+            if found is None:
+                pulled = registry.pull(
+                    ref, self.store, registries=self.registries, platform=self.platform_for(None)
+                )
+                found = self.work_dir / "images" / hashlib.sha256(ref.encode()).hexdigest()[:24]
+                found.mkdir(parents=True)
+                for layer in pulled.layers:
+                    unpack_layer(self.store.path(layer.digest), found)
+                self.images[ref] = found
+                self.image_digests[ref] = pulled.config_digest
+        return found
+
+    def from_key(self, ref: str, before: int) -> str:
+        """What ``COPY --from`` contributes to a cache key: the stage's key or image digest."""
+        index = self.plan.stage_for(ref, before)
+        if index is not None:
+            done = self.futures[index].result()
+            return done.key.hex if done.key is not None else ""
+        self.from_root(ref, before)
+        return self.image_digests[ref]
+
+    def start_key(
+        self, stage: Stage, state: StageState, config_digest: str | None
+    ) -> StepKey | None:
+        if self.step_cache is None:
+            return None
+        if stage.base_stage is not None:
+            return self.futures[stage.base_stage].result().key
+        return self.step_cache.base(config_digest)
+
+    def start_state(self, stage: Stage) -> tuple[StageState, str | None]:
+        build_args = self.options.build_arg_map()
+        common = {"build_args": build_args, "meta_args": self.plan.meta_args}
+        if stage.base_stage is not None:
+            done = self.futures[stage.base_stage].result()
+            state = copy.deepcopy(done.state)
+            state.build_args, state.meta_args = build_args, self.plan.meta_args
+            state.declared, state.used_args, state.cmd_set, state.root = {}, set(), False, None
+            return state, None
+        if stage.base.lower() == "scratch":
+            state = StageState.from_image_config(None, **common)
+            plat = oci.Platform.parse(self.platform_for(stage))
+            state.os, state.architecture, state.variant = plat.os, plat.architecture, plat.variant
+            return state, None
+        pulled = registry.pull(
+            stage.base, self.store, registries=self.registries, platform=self.platform_for(stage)
+        )
+        state = StageState.from_image_config(pulled.config, **common)
+        state.media_types = "oci" if pulled.manifest_media_type == oci.OCI_MANIFEST else "docker"
+        diff_ids = list((pulled.config.get("rootfs") or {}).get("diff_ids") or [])
+        for desc, diff_id in zip(pulled.layers, diff_ids, strict=False):
+            state.layers.append(
+                LayerRecord(
+                    desc.digest,
+                    diff_id,
+                    desc.size,
+                    desc.media_type,
+                    self.store.path(desc.digest),
+                    any(desc.media_type.endswith(c) for c in _COMPRESSED),
+                )
+            )
+        return state, pulled.config_digest
+
+    def run_stage(self, stage: Stage) -> _Done:
+        try:
+            state, config_digest = self.start_state(stage)
+        except ImageBuildError as exc:
+            if exc.location is None:
+                exc.location = Location(self.plan.path, stage.from_instruction.start_line)
+            raise
+        root = self.work_dir / "stages" / str(stage.index)
+        root.mkdir(parents=True)
+        os.chmod(root, 0o755)  # noqa: S103 - a root directory's usual mode
+        for layer in state.layers:
+            unpack_layer(layer.path, root)
+        state.root = root
+        runner = StageRunner(stage, state, self, key=self.start_key(stage, state, config_digest))
+        runner.run()
+        return _Done(state, root, runner.key)
+
+
+def _find_dockerfile(name: str, context: BuildContext) -> Path:
+    given = Path(name)
+    if given.is_file():
+        return given.absolute()
+    inside = context.root / name
+    if inside.is_file():
+        return inside
+    raise ContextError(
+        f"Dockerfile {name!r} not found (tried {given.absolute()} and {inside})",
+        hint="--dockerfile is relative to the current directory or to the context",
+    )
+
+
+def _schedule(b: _Build, wanted: list[int]) -> None:
+    workers = b.options.jobs or max(1, min(4, len(wanted)))
+    pending = {i: b.plan.stages[i] for i in wanted}
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stage") as pool:
+        running: set[Future[_Done]] = set()
+        while pending or running:
+            for index, stage in list(pending.items()):
+                deps = [d for d in stage.deps if d in b.futures or d in pending]
+                if all(d in b.futures and b.futures[d].done() for d in deps):
+                    b.futures[index] = pool.submit(b.run_stage, stage)
+                    running.add(b.futures[index])
+                    del pending[index]
+            if not running:
+                if pending:
+                    raise ImageBuildError("stage dependencies form a cycle")
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                running.discard(future)
+                future.result()
+
+
+def _build_here(options: BuildOptions, stdin: BinaryIO | None, verbose: bool) -> BuildResult:
+    base = options.build_root or Path(tempfile.gettempdir())
+    base.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="imagebuild-", dir=base))
+
+    def logger(text: str) -> None:
+        if verbose:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+
+    try:
+        context = open_context(options.context, None, work, stdin=stdin)
+        dockerfile = _find_dockerfile(options.dockerfile, context)
+        context = context.with_dockerfile(dockerfile)
+        parsed = parse_file(dockerfile)
+        plat = options.custom_platform or host_platform_string()
+        plan = make_plan(
+            parsed, build_args=options.build_arg_map(), target=options.target, target_platform=plat
+        )
+        pushing = bool(options.destinations) and not options.no_push
+        with registry.Registries(_registry_options(options)) as regs:
+            b = _Build(
+                options,
+                plan,
+                context,
+                work,
+                BlobStore(work / "store"),
+                regs,
+                logger,
+                compression="gzip" if pushing else "none",
+                secrets=dict(options.secrets),
+                labels=options.label_map(),
+            )
+            cache = _open_cache(options, regs, plat) if options.cache else None
+            if cache is not None:
+                b.step_cache = StepCache(cache, plat, context)
+            try:
+                _schedule(b, plan.required(skip_unused=options.skip_unused_stages))
+            finally:
+                if cache is not None:
+                    cache.close()
+            final = b.futures[plan.target].result().state
+            names = tuple(plan.stages[i].label for i in sorted(b.futures))
+            created = options.created or now_rfc3339()
+            return publish(options, final, created, names, b.store, regs)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _open_cache(options: BuildOptions, regs: registry.Registries, plat: str) -> LayerCache:
+    """kaniko's cache flags; the shared cache defaults to ``<first destination>/cache``."""
+    repo = options.cache_repo
+    if repo is None and options.destinations and not options.no_push:
+        repo = default_cache_repo(options.destinations[0])
+    policy = CachePolicy(
+        run_layers=options.cache_run_layers,
+        copy_layers=options.cache_copy_layers,
+        ttl=parse_ttl(options.cache_ttl),
+        no_push_cache=options.no_push_cache,
+    )
+    return LayerCache.open(
+        options.cache_dir or default_cache_dir(),
+        policy=policy,
+        repo=repo,
+        registries=regs,
+        platform=plat,
+    )
+
+
+def _registry_options(options: BuildOptions) -> registry.RegistryOptions:
+    return registry.RegistryOptions(
+        insecure=options.insecure or options.insecure_pull,
+        insecure_registries=frozenset(options.insecure_registries),
+        skip_tls_verify=options.skip_tls_verify or options.skip_tls_verify_pull,
+        skip_tls_verify_registries=frozenset(options.skip_tls_verify_registries),
+        certificates=dict(options.registry_certificates),
+        mirrors=options.registry_mirrors,
+        docker_config=options.docker_config,
+    )
+
+
+def build(
+    options: BuildOptions, *, stdin: BinaryIO | None = None, verbose: bool = True
+) -> BuildResult:
+    """Build ``options``; raises ImageBuildError subclasses with locations and hints."""
+    if os.geteuid() == 0:
+        return _build_here(options, stdin, verbose)
+    return userns.run_in_userns(_build_here, options, stdin, verbose)

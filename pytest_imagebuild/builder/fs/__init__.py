@@ -1,0 +1,23 @@
+"""The builder's filesystem half: apply layers, find changes, write layers."""
+
+from __future__ import annotations
+
+from .applier import UnpackReport
+from .layer import Entry, write_layer, write_layer_from_entries
+from .snapshot import Changes, IgnoreList, Snapshotter, diff, scan
+from .tarstream import LayerBlob
+from .unpack import unpack_layer
+
+__all__ = [
+    "Changes",
+    "Entry",
+    "IgnoreList",
+    "LayerBlob",
+    "Snapshotter",
+    "UnpackReport",
+    "diff",
+    "scan",
+    "unpack_layer",
+    "write_layer",
+    "write_layer_from_entries",
+]

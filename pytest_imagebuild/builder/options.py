@@ -1,0 +1,63 @@
+"""Everything a build needs to know, as one frozen value mirroring kaniko's flags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["BuildOptions"]
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """The inputs of one build.
+
+    ``context`` takes kaniko's forms: a directory, ``dir://DIR``, ``tar://FILE.tar.gz`` or
+    ``tar://stdin``. ``dockerfile`` is tried as given (absolute, or relative to the current
+    directory), then relative to the context. ``build_args`` values of ``None`` are
+    declared-but-unset arguments (kaniko's bare ``--build-arg K`` with no such variable).
+    """
+
+    context: str = "."
+    dockerfile: str = "Dockerfile"
+    destinations: tuple[str, ...] = ()
+    build_args: tuple[tuple[str, str | None], ...] = ()
+    target: str | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+    no_push: bool = False
+    tar_path: Path | None = None
+    oci_layout_path: Path | None = None
+    digest_file: Path | None = None
+    image_name_with_digest_file: Path | None = None
+    image_name_tag_with_digest_file: Path | None = None
+    skip_unused_stages: bool = False
+    single_snapshot: bool = False
+    ignore_paths: tuple[str, ...] = ()
+    custom_platform: str | None = None
+    insecure: bool = False
+    insecure_pull: bool = False
+    skip_tls_verify: bool = False
+    skip_tls_verify_pull: bool = False
+    registry_mirrors: tuple[str, ...] = ()
+    insecure_registries: tuple[str, ...] = ()
+    skip_tls_verify_registries: tuple[str, ...] = ()
+    registry_certificates: tuple[tuple[str, Path], ...] = ()
+    docker_config: Path | None = None
+    cache: bool = False
+    cache_dir: Path | None = None
+    cache_repo: str | None = None
+    cache_ttl: str = "336h"
+    cache_copy_layers: bool = False
+    cache_run_layers: bool = True
+    no_push_cache: bool = False
+    secrets: tuple[tuple[str, Path], ...] = ()
+    build_root: Path | None = None
+    jobs: int = 0
+    created: str | None = None
+
+    def build_arg_map(self) -> dict[str, str | None]:
+        """The ``--build-arg`` values by name, the last occurrence winning."""
+        return dict(self.build_args)
+
+    def label_map(self) -> dict[str, str]:
+        return dict(self.labels)

@@ -1,0 +1,323 @@
+"""COPY and ADD: sources from the context, another stage or image, a heredoc or a URL."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pytest_imagebuild.builder.context import BuildContext, PatternMatcher
+from pytest_imagebuild.builder.dockerfile.expand import expand_heredoc
+from pytest_imagebuild.builder.fs.paths import MAX_LINKS, RootResolver
+from pytest_imagebuild.errors import BuildError, ContextError, ImageBuildError
+
+from .archive import extract_archive, is_archive
+from .base import Where
+from .chmod import parse_chmod
+from .copyfs import Copier, Ownership
+from .history import nop_string
+from .remote import fetch_url
+from .srchash import combine, dir_hash, entry_hasher
+from .state import StageState
+from .users import parse_chown
+
+__all__ = ["CopyResult", "CopySources", "copy_step"]
+
+_WILDCARD = re.compile(r"[*?\[]")
+_HEREDOC_WORD = re.compile(r"^\d*<<-?")
+
+
+@dataclass(frozen=True)
+class CopyResult:
+    created_by: str
+    changed: list[str]
+
+
+@dataclass(frozen=True)
+class CopySources:
+    """Where sources come from: the context, and a resolver for ``--from`` values."""
+
+    context: BuildContext
+    from_root: Callable[[str], Path]
+    download_dir: Path
+
+
+@dataclass
+class _Source:
+    host: str
+    name: str
+    rel: str
+
+
+def _normalize_dest(workdir: str, dest: str) -> str:
+    if dest.startswith("/"):
+        return dest
+    joined = posixpath.join("/", workdir or "/", dest)
+    joined = posixpath.normpath(joined)
+    return joined + "/" if dest.endswith("/") and joined != "/" else joined
+
+
+def _go_match_regex(pattern: str) -> re.Pattern[str]:
+    out, i = [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        i += 1
+        if ch == "*":
+            out.append("[^/]*")
+        elif ch == "?":
+            out.append("[^/]")
+        elif ch == "[":
+            end = pattern.find("]", i + 1)
+            if end < 0:
+                raise ValueError("syntax error in pattern")
+            body = pattern[i:end]
+            out.append("[" + ("^" + body[1:] if body.startswith("^") else body) + "]")
+            i = end + 1
+        elif ch == "\\" and i < len(pattern):
+            out.append(re.escape(pattern[i]))
+            i += 1
+        else:
+            out.append(re.escape(ch))
+    return re.compile("".join(out) + r"\Z", re.DOTALL)
+
+
+def _glob(root: Path, pattern: str, hidden: Callable[[str], bool]) -> list[str]:
+    """Paths (relative to ``root``) matching a Go filepath.Match pattern, component-wise."""
+    parts = [p for p in pattern.split("/") if p and p != "."]
+    found = [""]
+    for index, part in enumerate(parts):
+        nxt: list[str] = []
+        for base in found:
+            host = root / base if base else root
+            if not _WILDCARD.search(part):
+                cand = f"{base}/{part}" if base else part
+                if os.path.lexists(root / cand) and not hidden(cand):
+                    nxt.append(cand)
+                continue
+            try:
+                names = sorted(os.listdir(host))
+            except (NotADirectoryError, FileNotFoundError):
+                continue
+            regex = _go_match_regex(part)
+            for name in names:
+                cand = f"{base}/{name}" if base else name
+                last = index == len(parts) - 1
+                if regex.match(name) and not hidden(cand) and (last or (root / cand).is_dir()):
+                    nxt.append(cand)
+        found = nxt
+    return found
+
+
+def _resolve_sources(
+    where: Where, words: list[str], root: Path, hidden: Callable[[str], bool], keyword: str
+) -> list[_Source]:
+    out: list[_Source] = []
+    for word in words:
+        pivot = word.find("/./")
+        if posixpath.normpath(word).startswith("../") or posixpath.normpath(word) == "..":
+            raise ContextError(
+                f"{keyword}: forbidden path outside the build context: {word}",
+                location=where.location,
+                hint="sources are relative to the context; move the file into it",
+            )
+        clean = posixpath.normpath("/" + word).lstrip("/") or "."
+        matches = _glob(root, clean, hidden) if _WILDCARD.search(clean) else None
+        if matches is None:
+            rel = "" if clean == "." else clean
+            if not os.path.lexists(root / rel if rel else root) or (rel and hidden(rel)):
+                raise BuildError(
+                    f"{keyword} failed: file not found in build context or excluded by "
+                    f".dockerignore: stat {word}: file does not exist",
+                    location=where.location,
+                    instruction=where.instruction.original,
+                    hint="check the path against the context directory and .dockerignore",
+                )
+            matches = [rel]
+        elif not matches:
+            raise BuildError(
+                f"{keyword} failed: no source files were specified (nothing matches {word!r})",
+                location=where.location,
+                instruction=where.instruction.original,
+            )
+        for rel in matches:
+            keep = rel
+            if pivot >= 0:
+                keep = posixpath.normpath(word[pivot + 3 :]).lstrip("/")
+            host = resolve_in_root(root, rel, where)
+            if not os.path.lexists(host):
+                raise BuildError(
+                    f"{keyword} failed: {rel!r} is a symlink to a missing path (links resolve "
+                    "inside the build context)",
+                    location=where.location,
+                    instruction=where.instruction.original,
+                )
+            out.append(_Source(host, rel or ".", keep))
+    return out
+
+
+def resolve_in_root(root: Path, rel: str, where: Where) -> str:
+    """Host path of ``rel`` with every symlink (the last one too) resolved inside ``root``."""
+    resolver = RootResolver(str(root))
+    for _ in range(MAX_LINKS):
+        parent, _, leaf = rel.rpartition("/")
+        try:
+            base = resolver.directory(parent, create=False, where=where.keyword)
+        except ImageBuildError as exc:
+            raise BuildError(
+                f"{where.keyword}: cannot resolve {rel!r}: {exc.message}", location=where.location
+            ) from exc
+        host = os.path.join(base, leaf) if leaf else base
+        if not leaf or not os.path.islink(host):
+            return host
+        target = os.readlink(host)
+        prefix = "" if target.startswith("/") else os.path.relpath(base, resolver.root)
+        rel = posixpath.normpath("/" + posixpath.join("" if prefix == "." else prefix, target))
+        rel = rel.lstrip("/")
+    raise BuildError(
+        f"{where.keyword}: too many levels of symbolic links in {rel!r}", location=where.location
+    )
+
+
+def copy_step(where: Where, state: StageState, sources: CopySources) -> CopyResult:
+    """Execute COPY or ADD on ``state.root``; returns history text and changed paths."""
+    instr, keyword = where.instruction, where.keyword
+    if state.root is None:
+        raise where.error("internal: the stage root is not unpacked")
+    if len(instr.args) < 2:
+        raise where.error(f"{keyword} requires at least two arguments")
+    env = state.expansion_env()
+    dest = _normalize_dest(state.workdir, where.expand(instr.args[-1], env))
+    heredocs = list(instr.heredocs)
+    chown, chmod = instr.flag("chown"), instr.flag("chmod")
+    owner = Ownership()
+    if chown:
+        uid, gid = parse_chown(state.root, where.expand(chown, env))
+        owner = Ownership(uid, gid)
+    if chmod:
+        try:
+            owner = Ownership(owner.uid, owner.gid, parse_chmod(where.expand(chmod, env)))
+        except ValueError as exc:
+            raise where.error(str(exc)) from exc
+    from_ref = instr.flag("from")
+    excludes = PatternMatcher([where.expand(e, env) for e in instr.flag_values("exclude")])
+    if from_ref:
+        root, ctx = sources.from_root(from_ref), None
+    else:
+        root, ctx = sources.context.root, sources.context
+
+    def hidden(rel: str) -> bool:
+        if ctx is not None:
+            is_dir = os.path.isdir(os.path.join(root, rel))
+            if ctx.skipped_dir(rel) if is_dir else ctx.excluded(rel):
+                return True
+        return bool(excludes.patterns) and excludes.matches(rel)
+
+    copier = Copier(state.root, owner)
+    if ctx is not None or excludes.patterns:
+
+        def skip(name: str, srel: str, is_dir: bool) -> bool:
+            if ctx is not None and (ctx.skipped_dir(name) if is_dir else ctx.excluded(name)):
+                return True
+            return bool(excludes.patterns) and excludes.matches(srel)
+
+        copier.skip = skip
+    words: list[str] = []
+    urls: list[str] = []
+    inline: list[tuple[str, str]] = []
+    for word in instr.args[:-1]:
+        if _HEREDOC_WORD.match(word) and heredocs:
+            doc = heredocs.pop(0)
+            body = expand_heredoc(doc.body, env) if doc.expand else doc.body
+            inline.append((doc.name, body))
+        elif keyword == "ADD" and re.match(r"^https?://", word):
+            urls.append(where.expand(word, env))
+        else:
+            words.append(where.expand(word, env))
+    found = _resolve_sources(where, words, root, hidden, keyword) if words else []
+    count = len(found) + len(urls) + len(inline)
+    dest_dir = dest.endswith("/") or dest.endswith("/.") or dest == "/"
+    if count > 1 and not dest_dir:
+        raise where.error(
+            f"When using {keyword} with more than one source file, the destination must be "
+            "a directory and end with a /"
+        )
+    link_parents = instr.has_flag("parents")
+    hashes: list[str] = []
+    dest_rel = dest.strip("/")
+    for src in found:
+        hashes.append(
+            _copy_one(copier, src, dest_rel, dest_dir, keyword, ctx is not None, link_parents)
+        )
+    for name, body in inline:
+        parent = copier.ensure_dir(dest_rel if dest_dir else posixpath.dirname(dest_rel))
+        leaf = name if dest_dir else posixpath.basename(dest_rel)
+        copier.write_file(parent, leaf, body.encode(), 0o644, time.time_ns())
+        digest = entry_hasher(leaf, 0o100644, 0, 0, len(body.encode()))
+        digest.update(body.encode())
+        hashes.append("file:" + digest.hexdigest())
+    for url in urls:
+        fetched = fetch_url(url, sources.download_dir, instr.flag("checksum"), where)
+        leaf = (
+            fetched.name if (dest_dir or copier.is_dir(dest_rel)) else posixpath.basename(dest_rel)
+        )
+        target = dest_rel if (dest_dir or copier.is_dir(dest_rel)) else posixpath.dirname(dest_rel)
+        parent = copier.ensure_dir(target)
+        copier.write_file(parent, leaf, fetched.path.read_bytes(), 0o600, fetched.mtime_ns)
+        hashes.append(fetched.history_hash)
+    # docker glues the --chown flag to the source hash without a space
+    command = f"{keyword} --chown={where.expand(chown, env)}" if chown else f"{keyword} "
+    created_by = nop_string(state.shell, f"{command}{combine(hashes)} in {dest} ")
+    return CopyResult(created_by, sorted(copier.changed))
+
+
+def _copy_one(
+    copier: Copier,
+    src: _Source,
+    dest_rel: str,
+    dest_dir: bool,
+    keyword: str,
+    context: bool,
+    parents: bool,
+) -> str:
+    fs_owner = not context
+    is_dir = os.path.isdir(src.host)
+    if parents and src.rel not in ("", "."):
+        dest_rel = f"{dest_rel}/{src.rel}".strip("/")
+        if not is_dir:
+            dest_rel, dest_dir = posixpath.dirname(dest_rel), True
+    if is_dir:
+        parent_rel, leaf = posixpath.split(dest_rel)
+        parent = copier.ensure_dir(parent_rel)
+        entries: list[str] = []
+        if leaf:
+            copier.copy_entry(src.host, parent, leaf, src.name, entries, fs_owner, top=True)
+        else:
+            copier.changed.add("")
+            for child in sorted(os.listdir(src.host)):
+                name = f"{src.name}/{child}" if src.name != "." else child
+                child_dir = os.path.isdir(os.path.join(src.host, child))
+                if copier.skip is None or not copier.skip(name, child, child_dir):
+                    copier.copy_entry(
+                        os.path.join(src.host, child),
+                        "",
+                        child,
+                        name,
+                        entries,
+                        fs_owner,
+                        srel=child,
+                    )
+        return dir_hash(entries)
+    if keyword == "ADD" and context and is_archive(src.host):
+        parent = copier.ensure_dir(dest_rel)
+        return "file:" + extract_archive(copier, src.host, parent, src.name)
+    if dest_dir or copier.is_dir(dest_rel):
+        parent, leaf = copier.ensure_dir(dest_rel), posixpath.basename(src.host)
+    else:
+        parent, leaf = copier.ensure_dir(posixpath.dirname(dest_rel)), posixpath.basename(dest_rel)
+    entries = []
+    copier.copy_entry(src.host, parent, leaf, src.name, entries, fs_owner)
+    return "file:" + entries[0] if entries else "file:"

@@ -1,0 +1,198 @@
+"""RUN: the command line, its environment and user, ``--mount``s, executed in the sandbox."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import shutil
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pytest_imagebuild.builder import sandbox
+from pytest_imagebuild.errors import BuildError
+
+from .base import Where
+from .copyfs import Copier, Ownership
+from .state import StageState
+from .users import resolve_user
+
+__all__ = ["RunServices", "run_argv", "run_step"]
+
+_TAIL_LINES = 20
+
+
+@dataclass
+class RunServices:
+    """What RUN needs besides the stage: cache and secret dirs, stage roots for ``from=``."""
+
+    work_dir: Path
+    cache_dir: Path
+    context_root: Path
+    secrets: dict[str, Path] = field(default_factory=dict)
+    from_root: Callable[[str], Path] | None = None
+    log: Callable[[str], None] | None = None
+
+
+def run_argv(where: Where, state: StageState, scripts: Path) -> tuple[list[str], list[str]]:
+    """(argv to execute, argv docker records in history)."""
+    instr = where.instruction
+    args = list(instr.args)
+    if instr.json:
+        return args, args
+    if instr.heredocs:
+        doc = instr.heredocs[0]
+        if len(args) == 1 and args[0].lstrip("0123456789").startswith("<<"):
+            if doc.body.startswith("#!"):
+                scripts.mkdir(parents=True, exist_ok=True)
+                name = hashlib.sha256(doc.body.encode()).hexdigest()[:16]
+                (scripts / name).write_text(doc.body)
+                os.chmod(scripts / name, 0o755)  # noqa: S103 - an executable script
+                return ["/dev/pipes/" + name], [*state.shell, doc.body]
+            return [*state.shell, doc.body], [*state.shell, doc.body]
+        full = args[0]
+        for item in instr.heredocs:
+            full += "\n" + item.body + item.name
+        return [*state.shell, full], [*state.shell, full]
+    line = " ".join(args)
+    return [*state.shell, line], [*state.shell, line]
+
+
+def _mounts(where: Where, state: StageState, services: RunServices) -> list[sandbox.Mount]:
+    mounts: list[sandbox.Mount] = []
+    env = state.expansion_env()
+    for spec in where.instruction.flag_values("mount"):
+        opts: dict[str, str] = {}
+        for item in spec.split(","):
+            key, sep, value = item.partition("=")
+            opts[key.strip().lower()] = where.expand(value.strip(), env) if sep else "true"
+        kind = opts.get("type", "bind")
+        target = opts.get("target") or opts.get("dst") or opts.get("destination") or ""
+        if kind == "secret":
+            ident = opts.get("id") or posixpath.basename(target)
+            secret = services.secrets.get(ident)
+            if secret is None:
+                if opts.get("required", "false").lower() == "true":
+                    raise where.error(f"secret {ident!r} is required but was not provided")
+                continue
+            mounts.append(sandbox.Mount.bind(secret, target or f"/run/secrets/{ident}"))
+        elif kind == "tmpfs":
+            if not target:
+                raise where.error("tmpfs mount needs target=")
+            mounts.append(sandbox.Mount.tmpfs(target))
+        elif kind == "cache":
+            if not target:
+                raise where.error("cache mount needs target=")
+            ident = opts.get("id") or target
+            host = services.cache_dir / hashlib.sha256(ident.encode()).hexdigest()[:32]
+            host.mkdir(parents=True, exist_ok=True)
+            mode = opts.get("mode")
+            if mode:
+                os.chmod(host, int(mode, 8))
+            if opts.get("uid") or opts.get("gid"):
+                os.chown(host, int(opts.get("uid", "0")), int(opts.get("gid", "0")))
+            mounts.append(sandbox.Mount.bind(host, target, readonly=False))
+        elif kind == "bind":
+            if not target:
+                raise where.error("bind mount needs target=")
+            if opts.get("from") and services.from_root is not None:
+                base = services.from_root(opts["from"])
+            else:
+                base = services.context_root
+            inner = opts.get("source") or opts.get("src") or ""
+            host = base / posixpath.normpath("/" + inner).lstrip("/")
+            readonly = opts.get("rw", opts.get("readwrite", "false")).lower() != "true"
+            if not readonly:
+                copy = services.work_dir / "rw-binds" / hashlib.sha256(spec.encode()).hexdigest()
+                if not copy.exists():
+                    shutil.copytree(host, copy, symlinks=True)
+                host = copy
+            mounts.append(sandbox.Mount.bind(host, target, readonly=readonly))
+        else:
+            raise where.error(
+                f"unsupported mount type {kind!r}", hint="use cache, bind, tmpfs or secret"
+            )
+    return mounts
+
+
+def _volume_mounts(copier: Copier, state: StageState, services: RunServices) -> list[sandbox.Mount]:
+    """Docker runs RUN with each VOLUME as a fresh volume seeded from the image: what the
+    command writes there is dropped. A throw-away copy bound over the path does the same."""
+    mounts: list[sandbox.Mount] = []
+    with_mounts = sandbox.probe().kind == "namespaces"
+    for index, path in enumerate(sorted(state.config.get("Volumes") or {})):
+        resolved = copier.ensure_dir(path)
+        if not with_mounts:
+            continue  # chroot mode cannot mount: writes there stay in the image
+        scratch = services.work_dir / "volumes" / f"{os.getpid()}-{id(copier)}-{index}"
+        scratch.mkdir(parents=True)
+        seed = Copier(scratch, Ownership(keep_owner=True))
+        seed.copy_entry(copier.host(resolved), "", "v", "v", None, True)
+        mounts.append(sandbox.Mount.bind(scratch / "v", "/" + path.strip("/"), readonly=False))
+    return mounts
+
+
+def run_step(where: Where, state: StageState, services: RunServices) -> str:
+    """Run the command in ``state.root``; returns the history ``created_by``."""
+    root = state.root
+    if root is None:
+        raise where.error("internal: the stage root is not unpacked")
+    scripts = services.work_dir / "scripts"
+    argv, saved = run_argv(where, state, scripts)
+    identity = resolve_user(root, state.user)
+    copier = Copier(root)
+    workdir = state.workdir or "/"
+    copier.ensure_dir(workdir)
+    volumes = _volume_mounts(copier, state, services)
+    env: dict[str, str] = {}
+    for item in state.run_env():
+        key, _, value = item.partition("=")
+        env[key] = value
+    env.setdefault("HOME", identity.home if identity.uid else "/root")
+    mounts = [*volumes, *_mounts(where, state, services)]
+    if argv and argv[0].startswith("/dev/pipes/"):
+        mounts.append(sandbox.Mount.bind(scripts, "/dev/pipes"))
+    tail: deque[str] = deque(maxlen=_TAIL_LINES)
+    log = services.log
+
+    def output(chunk: bytes) -> None:
+        text = chunk.decode("utf-8", "replace")
+        for line in text.splitlines():
+            tail.append(line)
+        if log is not None:
+            log(text)
+
+    network: Literal["default", "none"] = (
+        "none" if where.instruction.flag("network") == "none" else "default"
+    )
+    try:
+        code = sandbox.run(
+            root,
+            argv,
+            env=env,
+            workdir=workdir,
+            user=f"{identity.uid}:{identity.gid}",
+            groups=identity.groups,
+            mounts=mounts,
+            network=network,
+            output=output,
+        )
+    finally:
+        for mount in volumes:
+            if mount.source is not None:
+                shutil.rmtree(mount.source.parent, ignore_errors=True)
+    if code != 0:
+        raise BuildError(
+            f"RUN returned a non-zero code: {code}",
+            location=where.location,
+            instruction=where.instruction.original.strip(),
+            exit_code=code,
+            output_tail="\n".join(tail),
+            hint="the command's output is above; fix the command or its inputs",
+        )
+    history_args = state.history_args()
+    prefix = [f"|{len(history_args)}", *history_args] if history_args else []
+    return " ".join([*prefix, *saved])

@@ -1,0 +1,271 @@
+"""Runs one stage: base image, ONBUILD triggers, every instruction, one layer per change."""
+
+from __future__ import annotations
+
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from pytest_imagebuild.builder.blobs import BlobStore
+from pytest_imagebuild.builder.cache import StepKey
+from pytest_imagebuild.builder.context import BuildContext
+from pytest_imagebuild.builder.dockerfile import parse
+from pytest_imagebuild.builder.fs import Changes, IgnoreList, Snapshotter, unpack_layer, write_layer
+from pytest_imagebuild.builder.fs.snapshot import Index
+from pytest_imagebuild.builder.plan import Stage
+from pytest_imagebuild.errors import BuildError, ImageBuildError
+
+from .base import Where
+from .caching import StepCache
+from .copy import CopySources, copy_step
+from .history import history_entry
+from .metadata import METADATA, apply_metadata
+from .run import RunServices, run_step
+from .state import LayerRecord, StageState
+from .workdir import workdir_step
+
+__all__ = ["StageEnv", "StageRunner"]
+
+
+class StageEnv(Protocol):
+    """What a stage needs from the whole build."""
+
+    store: BlobStore
+    context: BuildContext
+    work_dir: Path
+    path: str
+    escape: str
+    compression: str
+    single_snapshot: bool
+    ignore: IgnoreList
+    secrets: dict[str, Path]
+    labels: dict[str, str]
+    step_cache: StepCache | None
+
+    def from_root(self, ref: str, before: int) -> Path: ...
+
+    def from_key(self, ref: str, before: int) -> str: ...
+
+    def log(self, text: str) -> None: ...
+
+
+@dataclass
+class StageRunner:
+    """Executes ``stage`` on ``state`` (already holding the base config, layers and root)."""
+
+    stage: Stage
+    state: StageState
+    env: StageEnv
+    key: StepKey | None = None
+    cache_keys: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        root = self.state.root
+        self.snapshotter = Snapshotter(root, self.env.ignore) if root is not None else None
+        self._indexed = False
+
+    # -- the layer cache ------------------------------------------------------------------
+    def _chain(self, created_by: str) -> None:
+        cache = self.env.step_cache
+        if cache is not None and self.key is not None:
+            self.key = cache.chain(self.key, created_by)
+            self.cache_keys.append(self.key.hex)
+
+    def _cached_key(self, where: Where) -> StepKey | None:
+        """The key to look up for a RUN/COPY/ADD, or None when this step is not cached."""
+        cache = self.env.step_cache
+        if cache is None or self.key is None or self.env.single_snapshot:
+            return None
+        if not cache.caches(where.keyword):
+            return None
+        if where.keyword == "RUN":
+            return cache.run_key(self.key, where, self.state)
+        ref = where.instruction.flag("from")
+        from_key = self.env.from_key(ref, self.stage.index) if ref else None
+        return cache.copy_key(self.key, where, self.state, from_key)
+
+    def _replay(self, key: StepKey) -> bool:
+        """Apply a cached step: its layer onto the root, its history entry. False on a miss."""
+        cache = self.env.step_cache
+        found = cache.lookup(key) if cache is not None else None
+        if cache is None or found is None or self.state.root is None:
+            return False
+        if found.layer is not None:
+            unpack_layer(cache.layer_path(found.layer), self.state.root)
+            self.state.layers.append(cache.record(found.layer))
+            self._indexed = False  # the next RUN takes a fresh baseline
+        self._history(found.created_by, empty=found.layer is None)
+        self._done(key)
+        return True
+
+    def _done(self, key: StepKey) -> None:
+        self.key = key
+        self.cache_keys.append(key.hex)
+
+    def _baseline(self) -> None:
+        if self.snapshotter is not None and not self._indexed:
+            self.snapshotter.reset()
+            self._indexed = True
+
+    def run(self) -> StageState:
+        triggers = list(self.state.config.get("OnBuild") or [])
+        self.state.config["OnBuild"] = None
+        for text in triggers:
+            for instruction in parse(text + "\n", path=f"{self.env.path} (ONBUILD)").instructions:
+                self.step(Where(instruction, self.env.path, self.env.escape))
+        for instruction in self.stage.instructions:
+            self.step(Where(instruction, self.env.path, self.env.escape))
+        if self.env.single_snapshot and self.snapshotter is not None:
+            self._layer_from(self.snapshotter.snapshot(), mark_last=True)
+        if self.env.labels:
+            labels = dict(self.state.config.get("Labels") or {})
+            labels.update(self.env.labels)
+            self.state.config["Labels"] = labels
+        return self.state
+
+    def step(self, where: Where) -> None:
+        try:
+            self._step(where)
+        except ImageBuildError as exc:
+            if exc.location is None:
+                exc.location = where.location
+            if isinstance(exc, BuildError) and exc.instruction is None:
+                exc.instruction = where.instruction.original.strip()
+            raise
+
+    def _step(self, where: Where) -> None:
+        keyword = where.keyword
+        self.env.log(f"{self.stage.label}: {where.instruction.original.strip()}\n")
+        if keyword in METADATA:
+            created_by = apply_metadata(where, self.state)
+            self._history(created_by, empty=True)
+            self._chain(created_by)
+            return
+        if keyword == "WORKDIR":
+            created_by, created = workdir_step(where, self.state)
+            self._commit(created_by, created)
+            self._chain(created_by)
+            return
+        key = self._cached_key(where) if keyword in ("RUN", "COPY", "ADD") else None
+        if key is not None and self._replay(key):
+            return
+        layers_before = len(self.state.layers)
+        if keyword in ("COPY", "ADD"):
+            self._baseline()
+            sources = CopySources(
+                self.env.context,
+                lambda ref: self.env.from_root(ref, self.stage.index),
+                self.env.work_dir / "downloads",
+            )
+            result = copy_step(where, self.state, sources)
+            created_by = result.created_by
+            self._commit(created_by, [p for p in result.changed if p])
+        elif keyword == "RUN":
+            self._baseline()
+            services = RunServices(
+                work_dir=self.env.work_dir,
+                cache_dir=self.env.work_dir / "cache-mounts",
+                context_root=self.env.context.root,
+                secrets=self.env.secrets,
+                from_root=lambda ref: self.env.from_root(ref, self.stage.index),
+                log=self.env.log,
+            )
+            created_by = run_step(where, self.state, services)
+            if self.env.single_snapshot or self.snapshotter is None:
+                self._history(created_by, empty=True)
+            else:
+                before = self.snapshotter.index
+                changes = self.snapshotter.snapshot()
+                changes = drop_touched_dirs(changes, before, self.snapshotter.index)
+                self._layer_from(changes, created_by=created_by)
+        elif keyword == "FROM":
+            raise where.error("FROM inside a stage")
+        else:
+            raise where.error(f"unknown instruction: {keyword}")
+        cache = self.env.step_cache
+        if key is not None and cache is not None:
+            cache.store(key, self.state, len(self.state.layers) > layers_before, self.env.store)
+            self._done(key)
+        else:
+            self._chain(created_by)
+
+    def _commit(self, created_by: str, paths: list[str]) -> None:
+        """A step that knows what it wrote: a layer of exactly those paths."""
+        if self.env.single_snapshot or not paths or self.state.root is None:
+            self._history(created_by, empty=True)
+            return
+        blob = write_layer(
+            self.state.root,
+            Changes(changed=paths),
+            self.env.store,
+            compression=self.env.compression,
+        )
+        if self.snapshotter is not None and self._indexed:
+            self.snapshotter.refresh(_tops(paths))
+        self._add_layer(
+            blob.digest, blob.diff_id, blob.size, blob.media_type, blob.path, blob.compressed
+        )
+        self._history(created_by, empty=False)
+
+    def _layer_from(
+        self, changes: Changes, *, created_by: str = "", mark_last: bool = False
+    ) -> None:
+        root = self.state.root
+        if not changes or root is None:
+            if not mark_last:
+                self._history(created_by, empty=True)
+            return
+        blob = write_layer(root, changes, self.env.store, compression=self.env.compression)
+        self._add_layer(
+            blob.digest, blob.diff_id, blob.size, blob.media_type, blob.path, blob.compressed
+        )
+        if mark_last and self.state.history:
+            self.state.history[-1].pop("empty_layer", None)
+        elif not mark_last:
+            self._history(created_by, empty=False)
+
+    def _add_layer(
+        self, digest: str, diff_id: str, size: int, media_type: str, path: Path, compressed: bool
+    ) -> None:
+        self.state.layers.append(LayerRecord(digest, diff_id, size, media_type, path, compressed))
+
+    def _history(self, created_by: str, *, empty: bool) -> None:
+        self.state.history.append(
+            history_entry(created_by, empty_layer=empty, author=self.state.author)
+        )
+
+
+def drop_touched_dirs(changes: Changes, before: Index, after: Index) -> Changes:
+    """Leave out directories whose only change is their ctime.
+
+    RUN's sandbox adds and removes mount points (``/etc/resolv.conf`` in an image without
+    one) and puts the directory's mtime back; the ctime still moves. Docker's layers do not
+    show such a directory, so neither do ours. Any real change (mode, owner, mtime, or an
+    entry below it) keeps it.
+    """
+    if not changes.changed:
+        return changes
+    touched = changes.changed + changes.deleted + changes.opaque
+    kept: list[str] = []
+    for path in changes.changed:
+        old, new = before.get(path), after.get(path)
+        if (
+            old is not None
+            and new is not None
+            and stat.S_ISDIR(new[1])
+            and (old[0], old[1], old[3], old[4], old[5]) == (new[0], new[1], new[3], new[4], new[5])
+            and not any(other.startswith(path + "/") for other in touched)
+        ):
+            continue
+        kept.append(path)
+    return Changes(changed=kept, deleted=changes.deleted, opaque=changes.opaque)
+
+
+def _tops(paths: list[str]) -> list[str]:
+    """The paths not below another one (re-indexing a directory covers its contents)."""
+    tops: list[str] = []
+    for path in sorted(paths):
+        if not tops or not path.startswith(tops[-1] + "/"):
+            tops.append(path)
+    return tops

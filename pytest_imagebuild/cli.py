@@ -1,0 +1,199 @@
+"""``imagebuild``: kaniko's executor flags, the embedded executor behind them.
+
+Exit codes: 0 built (and pushed), 1 the build failed, 2 the command line is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pytest_imagebuild.builder.build import build
+from pytest_imagebuild.builder.options import BuildOptions
+from pytest_imagebuild.errors import ImageBuildError, UsageError
+
+__all__ = ["main", "make_parser", "options_from_args"]
+
+_LEVELS = ("trace", "debug", "info", "warn", "error", "fatal", "panic")
+
+
+def _flag(parser: argparse.ArgumentParser, *names: str, **kwargs: object) -> None:
+    parser.add_argument(*names, **kwargs)  # type: ignore[arg-type]
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="imagebuild",
+        description="Build a Dockerfile into an image without a daemon or root (kaniko's flags).",
+    )
+    multi = {"action": "append", "default": []}
+    boolean = {"nargs": "?", "const": True, "default": False, "type": _bool}
+    _flag(parser, "--context", "-c", default="/workspace/", help="directory, dir://, tar://")
+    _flag(parser, "--dockerfile", "-f", default="Dockerfile", help="path to the Dockerfile")
+    _flag(parser, "--destination", "-d", **multi, help="image reference to push/tag (repeat)")
+    _flag(parser, "--build-arg", **multi, help="KEY=VALUE, or KEY taken from the environment")
+    _flag(parser, "--target", default=None, help="stage to build (case-insensitive)")
+    _flag(parser, "--label", **multi, help="key=value label for the image config")
+    _flag(parser, "--no-push", **boolean, help="build only; do not push")
+    _flag(parser, "--tar-path", "--tarPath", default=None, help="write a docker-archive tarball")
+    _flag(parser, "--oci-layout-path", default=None, help="write an OCI image layout")
+    _flag(parser, "--digest-file", default=None, help="write the manifest digest here")
+    _flag(parser, "--image-name-with-digest-file", default=None, help="write repo@digest lines")
+    _flag(parser, "--image-name-tag-with-digest-file", default=None, help="repo:tag@digest lines")
+    _flag(parser, "--skip-unused-stages", **boolean, help="build only the target's stages")
+    _flag(parser, "--single-snapshot", **boolean, help="one layer for the whole final stage")
+    _flag(parser, "--ignore-path", **multi, help="path left out of snapshots (repeat)")
+    _flag(parser, "--custom-platform", "--customPlatform", default=None, help="os/arch[/variant]")
+    _flag(parser, "--insecure", **boolean, help="push over plain HTTP")
+    _flag(parser, "--insecure-pull", **boolean, help="pull over plain HTTP")
+    _flag(parser, "--skip-tls-verify", **boolean, help="do not verify TLS when pushing")
+    _flag(parser, "--skip-tls-verify-pull", **boolean, help="do not verify TLS when pulling")
+    _flag(parser, "--registry-mirror", **multi, help="Docker Hub pull-through mirror (repeat)")
+    _flag(parser, "--insecure-registry", **multi, help="registry reached over plain HTTP (repeat)")
+    _flag(parser, "--skip-tls-verify-registry", **multi, help="registry whose TLS is not checked")
+    _flag(parser, "--registry-certificate", **multi, help="REGISTRY=CA.pem (repeat)")
+    _flag(parser, "--verbosity", "-v", default="info", choices=_LEVELS, help="log level")
+    _flag(parser, "--log-format", default="color", choices=("text", "color", "json"))
+    _flag(parser, "--log-timestamp", **boolean, help="accepted for compatibility")
+    _flag(parser, "--cache", **boolean, help="use the layer cache")
+    _flag(
+        parser, "--cache-dir", default=None, help="local layer cache (default ~/.cache/imagebuild)"
+    )
+    _flag(parser, "--cache-repo", default=None, help="registry repository for cached layers")
+    _flag(parser, "--cache-ttl", default="336h", help="how long cache entries stay valid")
+    _flag(parser, "--cache-copy-layers", **boolean, help="cache COPY/ADD layers too")
+    _flag(parser, "--cache-run-layers", **{**boolean, "default": True}, help="cache RUN layers")
+    _flag(parser, "--no-push-cache", **boolean, help="do not push layers to the cache repo")
+    _flag(parser, "--cleanup", **boolean, help="accepted: the build directory is always removed")
+    _flag(parser, "--force", **boolean, help="accepted: no container is required")
+    _flag(parser, "--secret", **multi, help="id=NAME,src=FILE for RUN --mount=type=secret")
+    _flag(parser, "--build-root", default=None, help="where the build directory is made")
+    return parser
+
+
+def _bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value {text!r}")
+
+
+def _build_args(
+    values: Sequence[str], environ: dict[str, str]
+) -> tuple[tuple[str, str | None], ...]:
+    out: list[tuple[str, str | None]] = []
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not key:
+            raise UsageError(f"invalid --build-arg {item!r}", hint="use KEY=VALUE or KEY")
+        out.append((key, value if sep else environ.get(key)))
+    return tuple(out)
+
+
+def _pairs(flag: str, values: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"invalid {flag} {item!r}", hint=f"use {flag} key=value")
+        out.append((key, value))
+    return tuple(out)
+
+
+def _secrets(values: Sequence[str]) -> tuple[tuple[str, Path], ...]:
+    out = []
+    for item in values:
+        fields = dict(part.partition("=")[::2] for part in item.split(","))
+        ident, src = fields.get("id"), fields.get("src") or fields.get("source")
+        if not ident or not src:
+            raise UsageError(f"invalid --secret {item!r}", hint="use --secret id=NAME,src=FILE")
+        out.append((ident, Path(src).absolute()))
+    return tuple(out)
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value).absolute() if value else None
+
+
+def options_from_args(args: argparse.Namespace, environ: dict[str, str]) -> BuildOptions:
+    no_push = bool(args.no_push) or environ.get("KANIKO_NO_PUSH", "").lower() == "true"
+    if not args.destination and not no_push:
+        raise UsageError(
+            "you must provide --destination, or use --no-push",
+            hint="kaniko's rule: a build without a destination needs --no-push",
+        )
+    if (args.image_name_with_digest_file or args.image_name_tag_with_digest_file) and (
+        not args.destination
+    ):
+        raise UsageError("--image-name-with-digest-file needs --destination")
+    mirrors = list(args.registry_mirror)
+    if environ.get("KANIKO_REGISTRY_MIRROR"):
+        mirrors += environ["KANIKO_REGISTRY_MIRROR"].split(";")
+    return BuildOptions(
+        context=args.context,
+        dockerfile=args.dockerfile,
+        destinations=tuple(args.destination),
+        build_args=_build_args(args.build_arg, environ),
+        target=args.target,
+        labels=_pairs("--label", args.label),
+        no_push=no_push,
+        tar_path=_path(args.tar_path),
+        oci_layout_path=_path(args.oci_layout_path),
+        digest_file=_path(args.digest_file),
+        image_name_with_digest_file=_path(args.image_name_with_digest_file),
+        image_name_tag_with_digest_file=_path(args.image_name_tag_with_digest_file),
+        skip_unused_stages=bool(args.skip_unused_stages),
+        single_snapshot=bool(args.single_snapshot),
+        ignore_paths=tuple(args.ignore_path),
+        custom_platform=args.custom_platform,
+        insecure=bool(args.insecure),
+        insecure_pull=bool(args.insecure_pull),
+        skip_tls_verify=bool(args.skip_tls_verify),
+        skip_tls_verify_pull=bool(args.skip_tls_verify_pull),
+        registry_mirrors=tuple(mirrors),
+        insecure_registries=tuple(args.insecure_registry),
+        skip_tls_verify_registries=tuple(args.skip_tls_verify_registry),
+        registry_certificates=tuple(
+            (host, Path(path).absolute())
+            for host, path in _pairs("--registry-certificate", args.registry_certificate)
+        ),
+        docker_config=_path(environ.get("DOCKER_CONFIG")),
+        cache=bool(args.cache),
+        cache_dir=_path(args.cache_dir),
+        cache_repo=args.cache_repo,
+        cache_ttl=args.cache_ttl,
+        cache_copy_layers=bool(args.cache_copy_layers),
+        cache_run_layers=bool(args.cache_run_layers),
+        no_push_cache=bool(args.no_push_cache),
+        secrets=_secrets(args.secret),
+        build_root=_path(args.build_root),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        options = options_from_args(args, dict(os.environ))
+        verbose = _LEVELS.index(args.verbosity) <= _LEVELS.index("info")
+        result = build(options, verbose=verbose)
+    except UsageError as exc:
+        print(f"imagebuild: error: {exc}", file=sys.stderr)
+        return 2
+    except ImageBuildError as exc:
+        print(f"imagebuild: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    if verbose:
+        print(f"built {result.manifest_digest} (image id {result.image_id})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

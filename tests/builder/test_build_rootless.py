@@ -1,0 +1,157 @@
+"""The whole build as an unprivileged user: in a user namespace, owners kept via subuids."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pytest_imagebuild.image import Image
+from tests.builder.rootless import (
+    FULL_USER,
+    REPO,
+    SINGLE_USER,
+    SYSTEM_PYTHON,
+    User,
+    chown_tree,
+    ensure_user,
+    remove_as,
+    user_dir,
+)
+
+pytestmark = pytest.mark.rootless
+
+DEPS = ("httpx", "tarsafe", "isal", "zstandard")
+DEPS_DIR = Path("/var/tmp/pytest-imagebuild-tests/rootless-deps")
+
+
+@pytest.fixture(scope="module")
+def deps_dir() -> Path:
+    """The project's dependencies for the system python the test users can run."""
+    marker = DEPS_DIR / ".complete"
+    if not marker.exists():
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--target",
+                str(DEPS_DIR),
+                "--python-version",
+                "3.11",
+                "--implementation",
+                "cp",
+                "--only-binary=:all:",
+                *DEPS,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if done.returncode != 0:
+            pytest.fail(f"cannot install {DEPS} for {SYSTEM_PYTHON}:\n{done.stderr}", pytrace=False)
+        marker.touch()
+    for path in [DEPS_DIR, *DEPS_DIR.parents][:2]:
+        path.chmod(0o755)
+    return DEPS_DIR
+
+
+def build_as(user: User, context: Path, out: Path, deps: Path) -> dict[str, object]:
+    code = f"""
+        import json, sys
+        sys.path[:0] = [{str(REPO)!r}, {str(deps)!r}]
+        from pathlib import Path
+        from pytest_imagebuild.builder.build import build
+        from pytest_imagebuild.builder.options import BuildOptions
+        from pytest_imagebuild.errors import ImageBuildError
+        try:
+            build(BuildOptions(context={str(context)!r}, no_push=True, tar_path=Path({str(out)!r}),
+                               build_root=Path({str(out.parent / "build")!r})), verbose=False)
+            print(json.dumps({{"ok": True}}))
+        except ImageBuildError as exc:
+            print(json.dumps({{"ok": False, "error": str(exc), "type": type(exc).__name__}}))
+    """
+    script = out.parent / "snippet.py"
+    script.write_text(textwrap.dedent(code))
+    os.chown(script, user.uid, user.gid)
+    done = subprocess.run(
+        [
+            "setpriv",
+            f"--reuid={user.uid}",
+            f"--regid={user.gid}",
+            "--init-groups",
+            SYSTEM_PYTHON,
+            str(script),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=out.parent,
+        timeout=300,
+        check=False,
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"},
+    )
+    if done.returncode != 0 or not done.stdout.strip():
+        pytest.fail(f"build as {user.name} failed ({done.returncode}):\n{done.stderr}")
+    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def make_context(work: Path) -> Path:
+    context = work / "ctx"
+    context.mkdir()
+    shutil.copy2("/usr/bin/busybox", context / "busybox")
+    (context / "f").write_text("f\n")
+    (context / "Dockerfile").write_text(
+        "FROM scratch\nCOPY busybox /bin/busybox\n"
+        'RUN ["/bin/busybox", "sh", "-c", "/bin/busybox mkdir /data && '
+        "/bin/busybox echo hi > /data/x && /bin/busybox chown 1000:1000 /data/x && "
+        '/bin/busybox chmod 4755 /data/x"]\n'
+        "COPY --chown=2000:3000 f /f\n"
+    )
+    return context
+
+
+def test_unprivileged_user_with_subuids_keeps_owners(deps_dir: Path) -> None:
+    user = ensure_user(FULL_USER, subids=True)
+    work = user_dir(user)
+    try:
+        context = make_context(work)
+        chown_tree(work, user)
+        out = work / "out.tar"
+        result = build_as(user, context, out, deps_dir)
+        assert result == {"ok": True}
+        with Image.open(out) as image:
+            data = image.file("/data/x")
+            assert (data.uid, data.gid, data.mode) == (1000, 1000, 0o4755)
+            copied = image.file("/f")
+            assert (copied.uid, copied.gid) == (2000, 3000)
+        assert not (work / "build").exists() or not any((work / "build").iterdir())
+    finally:
+        remove_as(user, work)
+
+
+def test_single_uid_user_gets_the_subuid_hint(deps_dir: Path) -> None:
+    user = ensure_user(SINGLE_USER, subids=False)
+    work = user_dir(user)
+    try:
+        context = make_context(work)
+        (context / "Dockerfile").write_text(
+            "FROM scratch\nCOPY busybox /bin/busybox\nCOPY --chown=2000:3000 f /f\n"
+        )
+        chown_tree(work, user)
+        out = work / "out.tar"
+        result = build_as(user, context, out, deps_dir)
+        assert result["ok"] is False
+        assert "subuid" in str(result["error"])
+        assert not out.exists()
+    finally:
+        remove_as(user, work)
