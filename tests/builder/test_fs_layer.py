@@ -18,6 +18,7 @@ from pytest_imagebuild.builder.fs import (
     Entry,
     LayerBlob,
     Snapshotter,
+    resolve_in_root,
     unpack_layer,
     write_layer,
     write_layer_from_entries,
@@ -169,6 +170,21 @@ def test_layer_from_entries(root: Path, store: BlobStore, tmp_path: Path) -> Non
     assert (items["opt/app/bin/run"].mode, items["opt/app/bin/run"].mtime) == (0o755, 0)
     assert items["opt/app/main.py"].issym()
     assert dict((m.name, d) for m, d in contents(blob))["opt/app/app.py"] == b"print('hi')\n"
+
+
+def test_entries_through_a_symlinked_directory(root: Path, store: BlobStore) -> None:
+    (root / "run").mkdir()
+    (root / "var").mkdir()
+    os.symlink("../run", root / "var/run")
+    source = root / "etc/passwd"
+    with pytest.raises(ValueError, match="resolve_in_root"):
+        write_layer_from_entries(
+            [Entry.from_host(source, "/var/run/app/pid")], store, parents_from=root
+        )
+    dest = resolve_in_root(os.fspath(root), "/var/run/app/pid")
+    assert dest == "run/app/pid"
+    blob = write_layer_from_entries([Entry.from_host(source, dest)], store, parents_from=root)
+    assert [m.name for m in members(blob)] == ["run", "run/app", "run/app/pid"]
 
 
 def test_identical_layers_share_a_blob(root: Path, store: BlobStore) -> None:

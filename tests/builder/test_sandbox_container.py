@@ -1,28 +1,23 @@
 """The sandbox inside a docker container under the default seccomp profile (a CI job's lot).
 
 There user namespaces and mounts are refused for root and non-root alike; chroot works as root.
-The container gets the host's /usr read-only (python3 and busybox come from there) and this
-checkout as /src, so no image needs to be pulled.
+The container (tests/builder/container_support.py) gets the host's /usr read-only (python3 and
+busybox come from there) and this checkout as /src, so no image needs to be pulled.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.builder.rootless import DEPS_DIR, project_path
+from tests.builder.container_support import CI_USER, run_python, skeleton_image
 from tests.support.docker import DockerDaemon
 
 pytestmark = pytest.mark.docker
-
-REPO = Path(__file__).resolve().parents[2]
-IMAGE = "imagebuild-test/usr-skeleton:1"
 
 SNIPPET = """
     import json, os
@@ -59,57 +54,31 @@ SNIPPET = """
 """
 
 
-def _skeleton() -> bytes:
-    """A merged-/usr root with nothing in /usr: the container mounts the host's."""
-    data = io.BytesIO()
-    with tarfile.open(fileobj=data, mode="w") as tar:
-        for name in ("usr", "etc", "tmp", "root", "src", "work"):
-            info = tarfile.TarInfo(name)
-            info.type, info.mode = tarfile.DIRTYPE, 0o1777 if name == "tmp" else 0o755
-            tar.addfile(info)
-        for name in ("bin", "sbin", "lib", "lib64"):
-            info = tarfile.TarInfo(name)
-            info.type, info.linkname = tarfile.SYMTYPE, f"usr/{name}"
-            tar.addfile(info)
-        passwd = b"root:x:0:0:root:/root:/bin/sh\nci:x:1001:1001:ci:/tmp:/bin/sh\n"
-        info = tarfile.TarInfo("etc/passwd")
-        info.size = len(passwd)
-        tar.addfile(info, io.BytesIO(passwd))
-    return data.getvalue()
-
-
 @pytest.fixture(scope="module")
-def skeleton_image(docker_daemon: DockerDaemon, tmp_path_factory: pytest.TempPathFactory) -> str:
-    if not docker_daemon.image_exists(IMAGE):
-        tarball = tmp_path_factory.mktemp("skeleton") / "skeleton.tar"
-        tarball.write_bytes(_skeleton())
-        docker_daemon.import_rootfs(tarball, IMAGE)
-    return IMAGE
+def skeleton(docker_daemon: DockerDaemon, tmp_path_factory: pytest.TempPathFactory) -> str:
+    return skeleton_image(docker_daemon, tmp_path_factory.mktemp("skeleton"))
 
 
 def run_in_container(
     docker_daemon: DockerDaemon, image: str, tmp_path: Path, user: str
 ) -> dict[str, Any]:
-    project_path()  # installs the dependencies into DEPS_DIR
     (tmp_path / "snippet.py").write_text(textwrap.dedent(SNIPPET))
     tmp_path.chmod(0o755)
     (tmp_path / "snippet.py").chmod(0o644)
-    done = docker_daemon.run(
-        "run", "--rm", "--user", user,
-        "-v", "/usr:/usr:ro", "-v", f"{REPO}:/src:ro", "-v", f"{tmp_path}:/job:ro",
-        "-v", f"{DEPS_DIR}:/deps:ro", "-e", "PYTHONPATH=/src:/deps",
-        "-e", "PYTHONDONTWRITEBYTECODE=1", "-w", "/tmp",
-        image, "/usr/bin/python3", "/job/snippet.py",
+    done = run_python(
+        docker_daemon, image, ["/job/snippet.py"], user=user, volumes={tmp_path: "/job:ro"},
         timeout=120,
     )  # fmt: skip
+    if done.returncode != 0:
+        raise AssertionError(f"snippet failed ({done.returncode}):\n{done.stderr.decode()}")
     result: dict[str, Any] = json.loads(done.stdout.decode().strip().splitlines()[-1])
     return result
 
 
 def test_root_in_container_uses_chroot_mode(
-    docker_daemon: DockerDaemon, skeleton_image: str, tmp_path: Path
+    docker_daemon: DockerDaemon, skeleton: str, tmp_path: Path
 ) -> None:
-    result = run_in_container(docker_daemon, skeleton_image, tmp_path, "0:0")
+    result = run_in_container(docker_daemon, skeleton, tmp_path, "0:0")
     assert result["kind"] == "chroot", result
     assert result["describe"].startswith("root, no user namespace, chroot only, no /proc")
     assert "seccomp" in result["hint"]
@@ -121,9 +90,9 @@ def test_root_in_container_uses_chroot_mode(
 
 
 def test_non_root_in_container_is_refused_with_a_remedy(
-    docker_daemon: DockerDaemon, skeleton_image: str, tmp_path: Path
+    docker_daemon: DockerDaemon, skeleton: str, tmp_path: Path
 ) -> None:
-    result = run_in_container(docker_daemon, skeleton_image, tmp_path, "1001:1001")
+    result = run_in_container(docker_daemon, skeleton, tmp_path, CI_USER)
     assert result["kind"] == "none", result
     assert result["describe"].startswith("unavailable: cannot create a user namespace")
     assert "seccomp=unconfined" in result["hint"]

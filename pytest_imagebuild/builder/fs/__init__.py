@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .applier import UnpackReport
 from .layer import Entry, write_layer, write_layer_from_entries
+from .paths import resolve_in_root
 from .snapshot import Changes, IgnoreList, Snapshotter, diff, scan
 from .tarstream import LayerBlob
 from .unpack import unpack_layer
@@ -16,6 +17,7 @@ __all__ = [
     "Snapshotter",
     "UnpackReport",
     "diff",
+    "resolve_in_root",
     "scan",
     "unpack_layer",
     "write_layer",

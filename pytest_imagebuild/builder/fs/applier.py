@@ -58,9 +58,13 @@ class Applier:
         self.where = where
         self.report = report
         self.dir_times: list[tuple[str, int]] = []
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="unpack") if threads else None
-        self._batch: list[tuple[str, bytes, Member]] = []
-        self._batch_bytes = 0
+        # One single-thread lane per writer, chosen by parent directory: creating files in one
+        # directory serializes on its lock in the kernel, so lanes work on different ones.
+        self._lanes = [
+            ThreadPoolExecutor(1, thread_name_prefix="unpack") for _ in range(max(threads, 0))
+        ]
+        self._batches: list[list[tuple[str, bytes, Member]]] = [[] for _ in self._lanes]
+        self._batch_bytes = [0 for _ in self._lanes]
         self._inflight: list[Future[None]] = []
         self.pending: set[str] = set()  # names of files queued since the last barrier
 
@@ -102,15 +106,17 @@ class Applier:
     def regular(self, reader: TarReader, member: Member, name: str, path: str) -> None:
         size = member.size
         self.report.bytes += size
-        if self._pool is None or size > _THREADED_MAX:
+        if not self._lanes or size > _THREADED_MAX:
             self._write_file(path, member, reader, None)
             return
         data = reader.read_data(size) if size else b""
-        self._batch.append((path, data, member))
+        lane = hash(path.rpartition("/")[0]) % len(self._lanes)
+        batch = self._batches[lane]
+        batch.append((path, data, member))
         self.pending.add(name)
-        self._batch_bytes += size
-        if len(self._batch) >= _BATCH_FILES or self._batch_bytes >= _BATCH_BYTES:
-            self._submit()
+        self._batch_bytes[lane] += size
+        if len(batch) >= _BATCH_FILES or self._batch_bytes[lane] >= _BATCH_BYTES:
+            self._submit(lane)
 
     def _write_file(
         self, path: str, member: Member, reader: TarReader | None, data: bytes | None
@@ -140,18 +146,20 @@ class Applier:
         for path, data, member in batch:
             self._write_file(path, member, None, data)
 
-    def _submit(self) -> None:
-        if not self._batch or self._pool is None:
+    def _submit(self, lane: int) -> None:
+        batch = self._batches[lane]
+        if not batch:
             return
         if len(self._inflight) >= _MAX_INFLIGHT:
             self._inflight.pop(0).result()
-        self._inflight.append(self._pool.submit(self._write_batch, self._batch))
-        self._batch = []
-        self._batch_bytes = 0
+        self._inflight.append(self._lanes[lane].submit(self._write_batch, batch))
+        self._batches[lane] = []
+        self._batch_bytes[lane] = 0
 
     def barrier(self) -> None:
         """Wait until every queued file is written; re-raise the first failure."""
-        self._submit()
+        for lane in range(len(self._lanes)):
+            self._submit(lane)
         inflight, self._inflight = self._inflight, []
         self.pending.clear()
         for future in inflight:
@@ -233,8 +241,8 @@ class Applier:
             if success:
                 self.barrier()
         finally:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True, cancel_futures=True)
+            for pool in self._lanes:
+                pool.shutdown(wait=True, cancel_futures=True)
         if not success:
             return
         for path, ns in reversed(self.dir_times):

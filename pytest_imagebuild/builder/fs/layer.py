@@ -225,7 +225,12 @@ def write_layer_from_entries(
                     st = os.lstat(host)
                 except FileNotFoundError:
                     st = None
-                if st is not None and stat.S_ISDIR(st.st_mode):
+                if st is not None and not stat.S_ISDIR(st.st_mode):
+                    raise ValueError(
+                        f"{parent!r} is not a directory in the stage root: resolve layer "
+                        "destinations with paths.resolve_in_root() first"
+                    )
+                if st is not None:
                     member = member_from_stat(parent, host, st, with_xattrs=False)
             layer.put(member, None, None)
     return layer.write(store, compression, level)

@@ -15,7 +15,14 @@ import stat
 
 from pytest_imagebuild.errors import ImageFormatError
 
-__all__ = ["MAX_LINKS", "RootResolver", "clean_member_name", "fast_clean", "remove_path"]
+__all__ = [
+    "MAX_LINKS",
+    "RootResolver",
+    "clean_member_name",
+    "fast_clean",
+    "remove_path",
+    "resolve_in_root",
+]
 
 MAX_LINKS = 255
 
@@ -135,3 +142,22 @@ class RootResolver:
                     f"{'file' if stat.S_ISREG(st.st_mode) else 'special file'})"
                 )
         return "/".join(current)
+
+
+def resolve_in_root(root: str, path: str, *, follow_last: bool = False) -> str:
+    """``path`` (``/``-rooted or relative) resolved inside ``root``, as a root-relative path.
+
+    Symlinks in the parents are followed the way a ``chroot`` would; the last component only
+    with ``follow_last``. Missing components are kept as they are (nothing is created). This
+    is how COPY, ADD and WORKDIR find where a destination really is.
+    """
+    parts = [p for p in path.split("/") if p and p != "."]
+    resolver = RootResolver(root)
+    where = f"path {path!r}"
+    if follow_last:
+        host = resolver.directory("/".join(parts), create=False, where=where)
+    else:
+        leaf = parts.pop() if parts else ""
+        parent = resolver.directory("/".join(parts), create=False, where=where)
+        host = f"{parent}/{leaf}" if leaf else parent
+    return host[len(resolver.root) :].lstrip("/")

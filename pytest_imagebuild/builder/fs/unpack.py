@@ -62,6 +62,8 @@ def _apply(reader: TarReader, applier: Applier, where: str) -> None:
             raise ImageFormatError(f"{where}: member {member.name!r}: {detail}") from exc
         except (NotADirectoryError, IsADirectoryError) as exc:
             raise ImageFormatError(f"{where}: member {member.name!r}: {exc.strerror}") from exc
+        except ValueError as exc:  # e.g. a NUL byte inside a PAX path
+            raise ImageFormatError(f"{where}: member {member.name!r}: {exc}") from exc
     if opaque:
         applier.barrier()
         _empty_opaque(applier, opaque, unpacked)

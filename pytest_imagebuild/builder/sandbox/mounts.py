@@ -106,6 +106,14 @@ def _sys(target: str) -> None:
         libc.umount2(target, libc.MNT_DETACH)
 
 
+def _mount_point(target: str, mount: Mount) -> None:
+    if mount.type == "tmpfs" or (mount.source is not None and mount.source.is_dir()):
+        os.makedirs(target, 0o755, exist_ok=True)
+        return
+    os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
+    os.close(os.open(target, os.O_WRONLY | os.O_CREAT, 0o644))
+
+
 def assemble(plan: RootPlan) -> None:
     """Mount everything for the root (run as pid 1 of the new pid namespace), then pivot."""
     libc.mount(plan.root, plan.root, None, libc.MS_BIND | libc.MS_REC)
@@ -113,6 +121,8 @@ def assemble(plan: RootPlan) -> None:
     _dev(plan.dev, plan.files)
     _sys(plan.sys)
     for target, mount in plan.mounts:
+        if not os.path.lexists(target):  # below the fresh /dev tmpfs (heredoc scripts)
+            _mount_point(target, mount)
         if mount.type == "tmpfs":
             flags = libc.MS_NOSUID | libc.MS_NODEV
             libc.mount("tmpfs", target, "tmpfs", flags, f"mode={mount.mode:o}")

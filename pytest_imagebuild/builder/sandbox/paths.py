@@ -79,7 +79,8 @@ class Stubs:
         entry.parent_mtime_after = parent.stat().st_mtime_ns
         self.created.append(entry)
 
-    def _ensure_parents(self, host: Path) -> None:
+    def ensure_parents(self, host: Path) -> None:
+        """Create the missing directories above ``host`` (removed again by ``restore``)."""
         missing = []
         for parent in host.parents:
             if parent == self.root or self.root not in parent.parents:
@@ -98,7 +99,7 @@ class Stubs:
         if not host.is_dir():
             if os.path.lexists(host):
                 raise SandboxError(f"{path} in the root is not a directory; cannot mount on it")
-            self._ensure_parents(host)
+            self.ensure_parents(host)
             self._make(host, True)
         return host
 
@@ -106,7 +107,7 @@ class Stubs:
         """A file at ``path`` in the root (created with ``content`` if missing); its host path."""
         host = resolve(self.root, path)
         if not os.path.lexists(host):
-            self._ensure_parents(host)
+            self.ensure_parents(host)
             self._make(host, False, content)
         elif host.is_dir():
             raise SandboxError(f"{path} in the root is a directory; cannot mount a file on it")
@@ -128,7 +129,7 @@ class Stubs:
         host = resolve(self.root, path)
         if os.path.lexists(host):
             return
-        self._ensure_parents(host)
+        self.ensure_parents(host)
         parent = host.parent.stat()
         rdev = os.stat(source).st_rdev
         try:

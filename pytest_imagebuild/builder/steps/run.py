@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import posixpath
 import shutil
+import tempfile
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -35,6 +38,8 @@ class RunServices:
     secrets: dict[str, Path] = field(default_factory=dict)
     from_root: Callable[[str], Path] | None = None
     log: Callable[[str], None] | None = None
+    # root-relative paths the chroot mode moved aside and put back: only their ctime moved
+    restored: list[str] = field(default_factory=list)
 
 
 def run_argv(where: Where, state: StageState, scripts: Path) -> tuple[list[str], list[str]]:
@@ -61,8 +66,25 @@ def run_argv(where: Where, state: StageState, scripts: Path) -> tuple[list[str],
     return [*state.shell, line], [*state.shell, line]
 
 
-def _mounts(where: Where, state: StageState, services: RunServices) -> list[sandbox.Mount]:
-    mounts: list[sandbox.Mount] = []
+@dataclass
+class _Mounts:
+    """The mounts of one RUN and the cache directories they use."""
+
+    mounts: list[sandbox.Mount] = field(default_factory=list)
+    caches: list[Path] = field(default_factory=list)
+
+
+def _secret(source: Path, opts: dict[str, str], staged: Path) -> Path:
+    """A copy of the secret owned and moded as BuildKit shows it (0:0, 0400 by default)."""
+    shutil.copyfile(source, staged)
+    os.chown(staged, int(opts.get("uid", "0")), int(opts.get("gid", "0")))
+    os.chmod(staged, int(opts.get("mode", "0400"), 8))
+    return staged
+
+
+def _mounts(where: Where, state: StageState, services: RunServices, scratch: Path) -> _Mounts:
+    found = _Mounts()
+    mounts = found.mounts
     env = state.expansion_env()
     for spec in where.instruction.flag_values("mount"):
         opts: dict[str, str] = {}
@@ -78,7 +100,11 @@ def _mounts(where: Where, state: StageState, services: RunServices) -> list[sand
                 if opts.get("required", "false").lower() == "true":
                     raise where.error(f"secret {ident!r} is required but was not provided")
                 continue
-            mounts.append(sandbox.Mount.bind(secret, target or f"/run/secrets/{ident}"))
+            try:
+                staged = _secret(secret, opts, scratch / f"secret-{len(mounts)}")
+            except OSError as error:
+                raise where.error(f"cannot provide secret {ident!r}: {error}") from error
+            mounts.append(sandbox.Mount.bind(staged, target or f"/run/secrets/{ident}"))
         elif kind == "tmpfs":
             if not target:
                 raise where.error("tmpfs mount needs target=")
@@ -95,6 +121,7 @@ def _mounts(where: Where, state: StageState, services: RunServices) -> list[sand
             if opts.get("uid") or opts.get("gid"):
                 os.chown(host, int(opts.get("uid", "0")), int(opts.get("gid", "0")))
             mounts.append(sandbox.Mount.bind(host, target, readonly=False))
+            found.caches.append(host)
         elif kind == "bind":
             if not target:
                 raise where.error("bind mount needs target=")
@@ -105,34 +132,44 @@ def _mounts(where: Where, state: StageState, services: RunServices) -> list[sand
             inner = opts.get("source") or opts.get("src") or ""
             host = base / posixpath.normpath("/" + inner).lstrip("/")
             readonly = opts.get("rw", opts.get("readwrite", "false")).lower() != "true"
-            if not readonly:
-                copy = services.work_dir / "rw-binds" / hashlib.sha256(spec.encode()).hexdigest()
-                if not copy.exists():
-                    shutil.copytree(host, copy, symlinks=True)
+            if not readonly:  # writes go to a copy that this RUN alone sees
+                if not os.path.lexists(host):
+                    raise where.error(f"bind mount source {inner or '/'!r} does not exist")
+                copy = scratch / f"rw-{len(mounts)}"
+                sandbox.copy_tree(host, copy)
                 host = copy
             mounts.append(sandbox.Mount.bind(host, target, readonly=readonly))
         else:
             raise where.error(
                 f"unsupported mount type {kind!r}", hint="use cache, bind, tmpfs or secret"
             )
-    return mounts
+    return found
 
 
-def _volume_mounts(copier: Copier, state: StageState, services: RunServices) -> list[sandbox.Mount]:
+def _volume_mounts(copier: Copier, state: StageState, scratch: Path) -> list[sandbox.Mount]:
     """Docker runs RUN with each VOLUME as a fresh volume seeded from the image: what the
-    command writes there is dropped. A throw-away copy bound over the path does the same."""
+    command writes there is dropped. A throw-away copy in its place does the same (bound over
+    the path, or, in the chroot mode, renamed in and out by ``sandbox.in_place``)."""
     mounts: list[sandbox.Mount] = []
-    with_mounts = sandbox.probe().kind == "namespaces"
     for index, path in enumerate(sorted(state.config.get("Volumes") or {})):
         resolved = copier.ensure_dir(path)
-        if not with_mounts:
-            continue  # chroot mode cannot mount: writes there stay in the image
-        scratch = services.work_dir / "volumes" / f"{os.getpid()}-{id(copier)}-{index}"
-        scratch.mkdir(parents=True)
-        seed = Copier(scratch, Ownership(keep_owner=True))
+        seed_dir = scratch / f"volume-{index}"
+        seed_dir.mkdir()
+        seed = Copier(seed_dir, Ownership(keep_owner=True))
         seed.copy_entry(copier.host(resolved), "", "v", "v", None, True)
-        mounts.append(sandbox.Mount.bind(scratch / "v", "/" + path.strip("/"), readonly=False))
+        mounts.append(sandbox.Mount.bind(seed_dir / "v", "/" + path.strip("/"), readonly=False))
     return mounts
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold ``path``.lock: a cache directory moved into one stage root is not free meanwhile."""
+    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def run_step(where: Where, state: StageState, services: RunServices) -> str:
@@ -146,15 +183,11 @@ def run_step(where: Where, state: StageState, services: RunServices) -> str:
     copier = Copier(root)
     workdir = state.workdir or "/"
     copier.ensure_dir(workdir)
-    volumes = _volume_mounts(copier, state, services)
     env: dict[str, str] = {}
     for item in state.run_env():
         key, _, value = item.partition("=")
         env[key] = value
     env.setdefault("HOME", identity.home if identity.uid else "/root")
-    mounts = [*volumes, *_mounts(where, state, services)]
-    if argv and argv[0].startswith("/dev/pipes/"):
-        mounts.append(sandbox.Mount.bind(scripts, "/dev/pipes"))
     tail: deque[str] = deque(maxlen=_TAIL_LINES)
     log = services.log
 
@@ -168,7 +201,20 @@ def run_step(where: Where, state: StageState, services: RunServices) -> str:
     network: Literal["default", "none"] = (
         "none" if where.instruction.flag("network") == "none" else "default"
     )
-    try:
+    placed: sandbox.InPlace | None = None
+    with contextlib.ExitStack() as stack:
+        scratch = Path(tempfile.mkdtemp(prefix="run-", dir=services.work_dir))
+        stack.callback(shutil.rmtree, scratch, ignore_errors=True)
+        volumes = _volume_mounts(copier, state, scratch)
+        found = _mounts(where, state, services, scratch)
+        mounts = [*volumes, *found.mounts]
+        if argv and argv[0].startswith("/dev/pipes/"):
+            mounts.append(sandbox.Mount.bind(scripts, "/dev/pipes"))
+        if sandbox.probe().kind == "chroot":  # no mounts: copy and move things in place
+            for cache in sorted(set(found.caches)):
+                stack.enter_context(_locked(cache))
+            placed = stack.enter_context(sandbox.in_place(root, mounts))
+            mounts = []
         code = sandbox.run(
             root,
             argv,
@@ -180,10 +226,9 @@ def run_step(where: Where, state: StageState, services: RunServices) -> str:
             network=network,
             output=output,
         )
-    finally:
-        for mount in volumes:
-            if mount.source is not None:
-                shutil.rmtree(mount.source.parent, ignore_errors=True)
+    if placed is not None:  # the snapshot may ignore what was put back as it was
+        top = os.path.realpath(root)
+        services.restored.extend(os.path.relpath(path, top) for path in placed.restored)
     if code != 0:
         raise BuildError(
             f"RUN returned a non-zero code: {code}",

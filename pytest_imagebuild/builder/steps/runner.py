@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -177,7 +178,8 @@ class StageRunner:
             else:
                 before = self.snapshotter.index
                 changes = self.snapshotter.snapshot()
-                changes = drop_touched_dirs(changes, before, self.snapshotter.index)
+                after = self.snapshotter.index
+                changes = drop_touched_dirs(changes, before, after, exact=services.restored)
                 self._layer_from(changes, created_by=created_by)
         elif keyword == "FROM":
             raise where.error("FROM inside a stage")
@@ -236,30 +238,43 @@ class StageRunner:
         )
 
 
-def drop_touched_dirs(changes: Changes, before: Index, after: Index) -> Changes:
-    """Leave out directories whose only change is their ctime.
+def drop_touched_dirs(
+    changes: Changes, before: Index, after: Index, *, exact: Collection[str] = ()
+) -> Changes:
+    """Leave out directories whose only change is their ctime, and such paths in ``exact``.
 
     RUN's sandbox adds and removes mount points (``/etc/resolv.conf`` in an image without
     one) and puts the directory's mtime back; the ctime still moves. Docker's layers do not
     show such a directory, so neither do ours. Any real change (mode, owner, mtime, or an
-    entry below it) keeps it.
+    entry below it) keeps it. ``exact`` names paths of any type that were moved aside and
+    put back unchanged (the chroot mode's stand-in for a mount over an existing file).
     """
     if not changes.changed:
         return changes
-    touched = changes.changed + changes.deleted + changes.opaque
-    kept: list[str] = []
-    for path in changes.changed:
+
+    def only_ctime(path: str) -> bool:
         old, new = before.get(path), after.get(path)
-        if (
+        return (
             old is not None
             and new is not None
-            and stat.S_ISDIR(new[1])
             and (old[0], old[1], old[3], old[4], old[5]) == (new[0], new[1], new[3], new[4], new[5])
-            and not any(other.startswith(path + "/") for other in touched)
+            and (stat.S_ISDIR(new[1]) or (path in exact and old[2] == new[2]))
+        )
+
+    # deepest first, so a directory left out does not keep its parent in
+    anchors = changes.deleted + changes.opaque
+    kept: set[str] = set()
+    for path in sorted(changes.changed, key=lambda p: p.count("/"), reverse=True):
+        if only_ctime(path) and not any(
+            other.startswith(path + "/") for other in (*kept, *anchors)
         ):
             continue
-        kept.append(path)
-    return Changes(changed=kept, deleted=changes.deleted, opaque=changes.opaque)
+        kept.add(path)
+    return Changes(
+        changed=[p for p in changes.changed if p in kept],
+        deleted=changes.deleted,
+        opaque=changes.opaque,
+    )
 
 
 def _tops(paths: list[str]) -> list[str]:
