@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from pytest_imagebuild import oci
-from pytest_imagebuild.builder import registry, userns
+from pytest_imagebuild.builder import registry, sandbox, userns
 from pytest_imagebuild.builder.blobs import BlobStore
 from pytest_imagebuild.builder.cache import (
     CachePolicy,
@@ -231,6 +231,7 @@ def _build_here(options: BuildOptions, stdin: BinaryIO | None, verbose: bool) ->
         dockerfile = _find_dockerfile(options.dockerfile, context)
         context = context.with_dockerfile(dockerfile)
         parsed = parse_file(dockerfile)
+        logger(f"imagebuild: sandbox: {sandbox.probe().describe()}\n")
         plat = options.custom_platform or host_platform_string()
         plan = make_plan(
             parsed, build_args=options.build_arg_map(), target=options.target, target_platform=plat

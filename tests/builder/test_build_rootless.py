@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 
 from pytest_imagebuild.image import Image
 from tests.builder.rootless import (
+    DEPS_DIR,
     FULL_USER,
     REPO,
     SINGLE_USER,
@@ -21,47 +21,18 @@ from tests.builder.rootless import (
     User,
     chown_tree,
     ensure_user,
+    project_path,
     remove_as,
     user_dir,
 )
 
 pytestmark = pytest.mark.rootless
 
-DEPS = ("httpx", "tarsafe", "isal", "zstandard")
-DEPS_DIR = Path("/var/tmp/pytest-imagebuild-tests/rootless-deps")
-
 
 @pytest.fixture(scope="module")
 def deps_dir() -> Path:
     """The project's dependencies for the system python the test users can run."""
-    marker = DEPS_DIR / ".complete"
-    if not marker.exists():
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--target",
-                str(DEPS_DIR),
-                "--python-version",
-                "3.11",
-                "--implementation",
-                "cp",
-                "--only-binary=:all:",
-                *DEPS,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        if done.returncode != 0:
-            pytest.fail(f"cannot install {DEPS} for {SYSTEM_PYTHON}:\n{done.stderr}", pytrace=False)
-        marker.touch()
-    for path in [DEPS_DIR, *DEPS_DIR.parents][:2]:
-        path.chmod(0o755)
+    project_path()
     return DEPS_DIR
 
 

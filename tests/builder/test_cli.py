@@ -166,5 +166,7 @@ def test_run_in_chroot_mode(busybox_rootfs: Path, tmp_path: Path) -> None:
         "-c", ctx, "--no-push", "--tar-path", out, env={"IMAGEBUILD_SANDBOX": "chroot"}
     )
     assert proc.returncode == 0, proc.stderr
+    assert "imagebuild: sandbox: " in proc.stderr
+    assert "chroot" in proc.stderr.split("imagebuild: sandbox: ")[1].splitlines()[0]
     with Image.open(out) as image:
         assert image.file("/tmp/uid").read_text() == "1000\n"
