@@ -14,10 +14,13 @@ from pytest_imagebuild.errors import (
     SandboxError,
     UsageError,
 )
+from pytest_imagebuild.factory import ImageFactory
 from pytest_imagebuild.image import File, Healthcheck, HistoryEntry, Image, Layer, Mode
+from pytest_imagebuild.sources import BuildSpec
 
 __all__ = [
     "BuildError",
+    "BuildSpec",
     "ContextError",
     "DockerfileError",
     "File",
@@ -25,6 +28,7 @@ __all__ = [
     "HistoryEntry",
     "Image",
     "ImageBuildError",
+    "ImageFactory",
     "ImageFormatError",
     "Layer",
     "Location",

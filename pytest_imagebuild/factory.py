@@ -119,10 +119,11 @@ class ImageFactory:
         if isinstance(path, BuildSpec):
             spec = path
         else:
-            dockerfile = Path(path).absolute()
+            dockerfile = Path(os.path.normpath(Path(path).absolute()))
+            where = Path(os.path.normpath(Path(context).absolute())) if context else None
             spec = BuildSpec(
                 dockerfile=dockerfile,
-                context=Path(context).absolute() if context is not None else dockerfile.parent,
+                context=where if where is not None else dockerfile.parent,
                 target=target,
                 build_args=dict(build_args or {}),
                 platform=platform,

@@ -10,19 +10,22 @@ from collections.abc import Generator
 
 import pytest
 
+from pytest_imagebuild.builds import BuildSettings, ImageBuilder
 from pytest_imagebuild.errors import ImageBuildError
-from pytest_imagebuild.factory import (
+from pytest_imagebuild.factory import ImageFactory
+from pytest_imagebuild.image import Image
+from pytest_imagebuild.report import build_header_line, header_line, image_summary
+from pytest_imagebuild.repr import explain_comparison
+from pytest_imagebuild.settings import add_build_options, build_settings
+from pytest_imagebuild.sources import (
     MARKER_SIGNATURE,
-    ImageFactory,
     ImageSource,
     TarballSource,
     no_image_error,
     source_from_marker,
     source_from_param,
 )
-from pytest_imagebuild.image import Image
-from pytest_imagebuild.report import header_line, image_summary
-from pytest_imagebuild.repr import explain_comparison
+from pytest_imagebuild.summary import BuildRecord, summary_lines
 
 __all__ = [
     "image",
@@ -33,12 +36,19 @@ __all__ = [
     "pytest_report_header",
     "pytest_runtest_makereport",
     "pytest_sessionfinish",
+    "pytest_terminal_summary",
+    "pytest_testnodedown",
 ]
 
 SECTION = "imagebuild"
+LOG_SECTION = "imagebuild build log"
+WORKER_OUTPUT = "imagebuild_records"
 factory_key = pytest.StashKey[ImageFactory]()
 configured_key = pytest.StashKey[TarballSource | None]()
+settings_key = pytest.StashKey[BuildSettings]()
+worker_records_key = pytest.StashKey[list[BuildRecord]]()
 image_key = pytest.StashKey[Image]()
+build_log_key = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -69,6 +79,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="string",
         default="",
     )
+    add_build_options(parser)
+
+
+def _platform(config: pytest.Config) -> str | None:
+    platform = (
+        config.getoption("imagebuild_platform") or str(config.getini("imagebuild_platform")).strip()
+    )
+    return platform or None
 
 
 def _configured(config: pytest.Config) -> TarballSource | None:
@@ -90,19 +108,19 @@ def pytest_configure(config: pytest.Config) -> None:
         "open an existing image with image=PATH (paths relative to the test file)",
     )
     config.stash[configured_key] = _configured(config)
+    config.stash[settings_key] = build_settings(config, _platform(config))
+    config.stash[worker_records_key] = []
 
 
 def _factory(config: pytest.Config) -> ImageFactory:
     factory = config.stash.get(factory_key, None)
     if factory is None:
         cache = getattr(config, "cache", None)
-        platform = (
-            config.getoption("imagebuild_platform")
-            or str(config.getini("imagebuild_platform")).strip()
-        )
+        settings = config.stash[settings_key]
         factory = ImageFactory(
             index_cache=cache.mkdir("imagebuild") / "index" if cache is not None else None,
-            platform=platform or None,
+            platform=settings.platform,
+            builder=ImageBuilder(settings),
         )
         config.stash[factory_key] = factory
     return factory
@@ -110,8 +128,12 @@ def _factory(config: pytest.Config) -> ImageFactory:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     source = config.stash.get(configured_key, None)
+    settings = config.stash[settings_key]
+    lines: list[str] = []
+    if config.get_verbosity() > 0 or _cache_dir_given(config):
+        lines.append(build_header_line(settings))
     if source is None and config.get_verbosity() <= 0:
-        return []
+        return lines
     factory = _factory(config)
     opened: Image | None = None
     error: ImageBuildError | None = None
@@ -121,12 +143,19 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         except ImageBuildError as exc:
             error = exc
     path = source.path if source is not None else None
-    return [header_line(path, opened, error, factory.index_cache)]
+    return [header_line(path, opened, error, factory.index_cache), *lines]
+
+
+def _cache_dir_given(config: pytest.Config) -> bool:
+    return bool(
+        config.getoption("imagebuild_cache_dir") or str(config.getini("imagebuild_cache_dir"))
+    )
 
 
 @pytest.fixture(scope="session")
 def image_factory(pytestconfig: pytest.Config) -> ImageFactory:
-    """Opens images for the session, reusing each one while its file is unchanged."""
+    """Builds and opens images for the session: each distinct build once, each file
+    opened once while it is unchanged."""
     return _factory(pytestconfig)
 
 
@@ -150,7 +179,13 @@ def image(request: pytest.FixtureRequest, image_factory: ImageFactory) -> Image:
     """The image under test: from indirect parametrization, the nearest
     ``dockerfile`` marker, ``--imagebuild-image`` or the ``imagebuild_image`` ini key."""
     __tracebackhide__ = True
-    opened = image_factory.get(_source(request))
+    try:
+        opened = image_factory.get(_source(request))
+    except ImageBuildError as exc:
+        log = image_factory.build_log(exc)
+        if log is not None:
+            request.node.stash[build_log_key] = log
+        raise
     request.node.stash[image_key] = opened
     return opened
 
@@ -160,6 +195,9 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
+    log = item.stash.get(build_log_key, None)
+    if report.failed and report.when == "setup" and log is not None:
+        report.sections.append((LOG_SECTION, log or "(the build wrote no output)"))
     opened = item.stash.get(image_key, None)
     if report.failed and opened is not None:
         path = _factory(item.config).path_of(opened)
@@ -181,5 +219,33 @@ def pytest_assertrepr_compare(
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     factory = session.config.stash.get(factory_key, None)
-    if factory is not None:
-        factory.close()
+    if factory is None:
+        return
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if isinstance(workeroutput, dict) and factory.builder is not None:
+        workeroutput[WORKER_OUTPUT] = [r.to_dict() for r in factory.builder.records]
+    factory.close()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """pytest-xdist: collect what each worker built, for the controller's summary."""
+    output = getattr(node, "workeroutput", None)
+    config = getattr(node, "config", None)
+    if not isinstance(output, dict) or not isinstance(config, pytest.Config):
+        return
+    records = config.stash.setdefault(worker_records_key, [])
+    records += [BuildRecord.from_dict(item) for item in output.get(WORKER_OUTPUT, [])]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    config = terminalreporter.config
+    records = [*config.stash.get(worker_records_key, [])]
+    factory = config.stash.get(factory_key, None)
+    if factory is not None and factory.builder is not None:
+        records += factory.builder.records
+    lines = summary_lines(records, config.stash[settings_key].cache_dir)
+    if lines:
+        terminalreporter.write_sep("-", "imagebuild")
+        for line in lines:
+            terminalreporter.write_line(line)

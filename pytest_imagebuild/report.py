@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pytest_imagebuild.builder import sandbox
+from pytest_imagebuild.builds import BuildSettings
+from pytest_imagebuild.errors import ImageBuildError
 from pytest_imagebuild.image import Image
 from pytest_imagebuild.repr import format_layer, shorten
 
-__all__ = ["header_line", "image_platform", "image_summary"]
+__all__ = ["build_header_line", "header_line", "image_platform", "image_summary"]
 
 
 def image_platform(image: Image) -> str:
@@ -59,3 +62,25 @@ def header_line(
         first_line = str(error).splitlines()[0] if error is not None else "not opened"
         details = f"cannot open: {first_line}"
     return f"imagebuild: image {path} ({details}), {cache}"
+
+
+def build_header_line(settings: BuildSettings) -> str:
+    """``imagebuild: build cache /x (executor embedded), sandbox: <mode>``."""
+    try:
+        mode = sandbox.probe().describe()
+    except (ImageBuildError, OSError) as exc:
+        mode = f"unavailable ({str(exc).splitlines()[0]})"
+    flags = [
+        name
+        for name, on in (
+            ("no-cache", settings.no_cache),
+            ("offline", settings.offline),
+            ("keep-build-dirs", settings.keep_build_dirs),
+        )
+        if on
+    ]
+    extra = f", {', '.join(flags)}" if flags else ""
+    return (
+        f"imagebuild: build cache {settings.cache_dir} (executor {settings.executor}{extra}), "
+        f"sandbox: {mode}"
+    )

@@ -5,6 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+# httpx imports httpcore on first use and then maps httpcore's exceptions to its own by
+# class. pytester drops modules first imported during a test when the test ends, so a
+# second import would bring new exception classes that httpx no longer recognises: import
+# httpcore before any test runs.
+import httpcore  # noqa: F401
 import pytest
 
 from pytest_imagebuild.image import Image

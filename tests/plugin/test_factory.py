@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_imagebuild.builds import BuildSettings, ImageBuilder
 from pytest_imagebuild.errors import UsageError
 from pytest_imagebuild.factory import (
     BuildSpec,
@@ -55,10 +56,28 @@ def test_open_missing_file(tmp_path: Path) -> None:
         ImageFactory().open(tmp_path / "absent.tar", origin="here")
 
 
-def test_build_is_not_available_yet(tmp_path: Path) -> None:
+def test_factory_without_builder_cannot_build(tmp_path: Path) -> None:
     spec = BuildSpec(dockerfile=tmp_path / "Dockerfile", context=tmp_path)
-    with pytest.raises(UsageError, match="building is not available yet"):
+    with pytest.raises(UsageError, match="this factory has no builder"):
         ImageFactory().get(spec)
+
+
+def test_factory_builds_and_reuses(busybox_rootfs_tar: Path, tmp_path: Path) -> None:
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "rootfs.tar").write_bytes(busybox_rootfs_tar.read_bytes())
+    (context / "Dockerfile").write_text("FROM scratch\nADD rootfs.tar /\nUSER nobody\n")
+    builder = ImageBuilder(BuildSettings(cache_dir=tmp_path / "cache"))
+    factory = ImageFactory(builder=builder)
+    image = factory.build(context / "Dockerfile")
+    assert image.user == "nobody"
+    assert factory.build(context / "Dockerfile", context=context) is image
+    assert [r.outcome for r in builder.records] == ["built"]
+    factory.close()
+    again = ImageBuilder(BuildSettings(cache_dir=tmp_path / "cache"))
+    with ImageFactory(builder=again).build(BuildSpec(context / "Dockerfile", context)) as same:
+        assert same.id == image.id
+    assert [r.outcome for r in again.records] == ["reused"]
 
 
 def test_marker_defaults(tmp_path: Path) -> None:
@@ -132,7 +151,11 @@ def test_oci_layout_directory_is_keyed_by_its_index(tmp_path: Path) -> None:
     archive = write_multiplatform(tmp_path / "multi.tar", ["amd64", "arm64"])
     layout = tmp_path / "layout"
     with tarfile.open(archive) as tar:
-        tar.extractall(layout, filter="data")
+        # extraction filters arrived in 3.11.4; Debian 12's python is 3.11.2
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(layout, filter="data")
+        else:
+            tar.extractall(layout)
     factory = ImageFactory(platform="linux/arm64")
     first = factory.open(layout)
     assert first.architecture == "arm64"

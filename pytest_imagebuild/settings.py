@@ -1,0 +1,151 @@
+"""Build options: ``--imagebuild-*`` flags, their ini keys, and the resulting settings.
+
+A flag beats its ini key; an ini path is relative to the ini file's directory, a flag's to
+the directory pytest was started from.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from pytest_imagebuild.builds import EXECUTORS, BuildSettings
+
+__all__ = ["add_build_options", "build_settings", "cache_root"]
+
+_FLAGS = (
+    ("no_cache", "rebuild every image: ignore cached images and cached layers"),
+    ("offline", "never contact a registry: fail when a build would pull a base image"),
+    ("keep_build_dirs", "keep each build's log under <cache dir>/build-dirs"),
+)
+
+
+def add_build_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("imagebuild")
+    group.addoption(
+        "--imagebuild-cache-dir",
+        metavar="DIR",
+        dest="imagebuild_cache_dir",
+        help="where built images and cached layers live (default: pytest's cache, "
+        ".pytest_cache/d/imagebuild, so --cache-clear resets it)",
+    )
+    parser.addini("imagebuild_cache_dir", "build cache directory", type="string", default="")
+    for name, text in _FLAGS:
+        group.addoption(
+            f"--imagebuild-{name.replace('_', '-')}",
+            action="store_true",
+            default=None,
+            dest=f"imagebuild_{name}",
+            help=text,
+        )
+        parser.addini(f"imagebuild_{name}", text, type="bool", default=False)
+    group.addoption(
+        "--imagebuild-build-arg",
+        metavar="K=V",
+        action="append",
+        default=[],
+        dest="imagebuild_build_args",
+        help="build argument for every build (repeat; K alone takes $K); marker build_args win",
+    )
+    parser.addini("imagebuild_build_args", "build arguments, K=V per line", type="linelist")
+    group.addoption(
+        "--imagebuild-registry-mirror",
+        metavar="HOST",
+        action="append",
+        default=[],
+        dest="imagebuild_registry_mirrors",
+        help="Docker Hub pull-through mirror (repeat)",
+    )
+    parser.addini("imagebuild_registry_mirrors", "registry mirrors, one per line", "linelist")
+    group.addoption(
+        "--imagebuild-insecure-registry",
+        metavar="HOST",
+        action="append",
+        default=[],
+        dest="imagebuild_insecure_registries",
+        help="registry reached over plain HTTP (repeat)",
+    )
+    parser.addini(
+        "imagebuild_insecure_registries", "plain-HTTP registries, one per line", "linelist"
+    )
+    group.addoption(
+        "--imagebuild-executor",
+        metavar="NAME",
+        dest="imagebuild_executor",
+        help=f"which builder builds Dockerfiles: {', '.join(EXECUTORS)} (default: embedded)",
+    )
+    parser.addini("imagebuild_executor", "builder for Dockerfiles", type="string", default="")
+
+
+def _flag(config: pytest.Config, name: str) -> bool:
+    given = config.getoption(f"imagebuild_{name}")
+    return bool(given) if given is not None else bool(config.getini(f"imagebuild_{name}"))
+
+
+def _lines(config: pytest.Config, name: str) -> list[str]:
+    given = [str(v) for v in config.getoption(f"imagebuild_{name}") or []]
+    return given or [str(v).strip() for v in config.getini(f"imagebuild_{name}") if str(v).strip()]
+
+
+def _build_args(values: list[str]) -> tuple[tuple[str, str | None], ...]:
+    args: dict[str, str | None] = {}
+    for value in values:
+        key, sep, item = value.partition("=")
+        if not key.strip():
+            raise pytest.UsageError(f"imagebuild build arg {value!r}: expected K=V or K")
+        args[key.strip()] = item if sep else os.environ.get(key.strip())
+    return tuple(args.items())
+
+
+def cache_root(config: pytest.Config) -> Path:
+    """The build cache directory: flag, ini key, pytest's cache, else a temp directory."""
+    given = config.getoption("imagebuild_cache_dir")
+    if given:
+        return (config.invocation_params.dir / str(given)).absolute()
+    value = str(config.getini("imagebuild_cache_dir")).strip()
+    if value:
+        base = config.inipath.parent if config.inipath is not None else config.rootpath
+        return (base / value).absolute()
+    cache: pytest.Cache | None = getattr(config, "cache", None)
+    if cache is not None:
+        return cache.mkdir("imagebuild")
+    return Path(tempfile.mkdtemp(prefix="pytest-imagebuild-"))
+
+
+def build_settings(config: pytest.Config, platform: str | None) -> BuildSettings:
+    """Every build option of the session; raises pytest.UsageError for bad values."""
+    executor = (
+        config.getoption("imagebuild_executor")
+        or str(config.getini("imagebuild_executor")).strip()
+        or "embedded"
+    )
+    if executor not in EXECUTORS:
+        raise pytest.UsageError(
+            f"--imagebuild-executor: unknown executor {executor!r} "
+            f"(available: {', '.join(EXECUTORS)})"
+        )
+    ini_args = [str(v).strip() for v in config.getini("imagebuild_build_args") if str(v).strip()]
+    cli_args = [str(v) for v in config.getoption("imagebuild_build_args") or []]
+    return BuildSettings(
+        cache_dir=cache_root(config),
+        no_cache=_flag(config, "no_cache"),
+        offline=_flag(config, "offline"),
+        keep_build_dirs=_flag(config, "keep_build_dirs"),
+        build_args=_build_args(ini_args + cli_args),
+        registry_mirrors=tuple(_lines(config, "registry_mirrors")),
+        insecure_registries=tuple(_lines(config, "insecure_registries")),
+        executor=executor,
+        platform=platform,
+        skip_dirs=_pytest_cache_dir(config),
+    )
+
+
+def _pytest_cache_dir(config: pytest.Config) -> tuple[Path, ...]:
+    try:
+        cache_dir = config.getini("cache_dir")
+    except ValueError:  # -p no:cacheprovider: the key is not declared
+        return ()
+    return ((config.rootpath / str(cache_dir)).absolute(),) if cache_dir else ()
