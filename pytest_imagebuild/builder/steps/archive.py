@@ -41,7 +41,8 @@ def extract_archive(copier: Copier, path: str, dest: str, name: str) -> str:
     with open(path, "rb") as fh:
         while chunk := fh.read(1 << 20):
             digest.update(chunk)
-    keep = copier.owner.uid == 0 and copier.owner.gid == 0 and copier.owner.chmod is None
+    # docker's builder leaves an extracted archive's owners alone, even with --chown
+    keep = copier.owner.chmod is None
     dir_times: list[tuple[str, int]] = []
     try:
         with tarfile.open(path, "r:*") as tar:

@@ -7,7 +7,7 @@ import posixpath
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pytest_imagebuild.builder.context import BuildContext, PatternMatcher
@@ -29,6 +29,7 @@ __all__ = ["CopyResult", "CopySources", "copy_step"]
 
 _WILDCARD = re.compile(r"[*?\[]")
 _HEREDOC_WORD = re.compile(r"^\d*<<-?")
+_URL = re.compile(r"^https?://", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,19 @@ def resolve_in_root(root: Path, rel: str, where: Where) -> str:
     )
 
 
+def _through_links(root: Path, rel: str, where: Where) -> str:
+    """``rel`` with symlinks (the last one too) resolved in-root; as given when it cannot be
+    (a parent is a file: the copy reports that itself)."""
+    if not rel:
+        return rel
+    try:
+        host = resolve_in_root(root, rel, where)
+    except BuildError:
+        return rel
+    top = str(root).rstrip("/") or "/"
+    return host[len(top) :].strip("/") if host.startswith(top) else rel
+
+
 def copy_step(where: Where, state: StageState, sources: CopySources) -> CopyResult:
     """Execute COPY or ADD on ``state.root``; returns history text and changed paths."""
     instr, keyword = where.instruction, where.keyword
@@ -190,19 +204,21 @@ def copy_step(where: Where, state: StageState, sources: CopySources) -> CopyResu
     if len(instr.args) < 2:
         raise where.error(f"{keyword} requires at least two arguments")
     env = state.expansion_env()
-    dest = _normalize_dest(state.workdir, where.expand(instr.args[-1], env))
+    written = where.expand(instr.args[-1], env)
+    dest = _normalize_dest(state.workdir, written)
     heredocs = list(instr.heredocs)
     chown, chmod = instr.flag("chown"), instr.flag("chmod")
-    owner = Ownership()
+    from_ref = instr.flag("from")
+    # --from without --chown keeps the source stage's owners, as docker's builder does
+    owner = Ownership(keep_owner=bool(from_ref))
     if chown:
         uid, gid = parse_chown(state.root, where.expand(chown, env))
         owner = Ownership(uid, gid)
     if chmod:
         try:
-            owner = Ownership(owner.uid, owner.gid, parse_chmod(where.expand(chmod, env)))
+            owner = replace(owner, chmod=parse_chmod(where.expand(chmod, env)))
         except ValueError as exc:
             raise where.error(str(exc)) from exc
-    from_ref = instr.flag("from")
     excludes = PatternMatcher([where.expand(e, env) for e in instr.flag_values("exclude")])
     if from_ref:
         root, ctx = sources.from_root(from_ref), None
@@ -233,8 +249,8 @@ def copy_step(where: Where, state: StageState, sources: CopySources) -> CopyResu
             doc = heredocs.pop(0)
             body = expand_heredoc(doc.body, env) if doc.expand else doc.body
             inline.append((doc.name, body))
-        elif keyword == "ADD" and re.match(r"^https?://", word):
-            urls.append(where.expand(word, env))
+        elif keyword == "ADD" and _URL.match(expanded := where.expand(word, env)):
+            urls.append(expanded)
         else:
             words.append(where.expand(word, env))
     found = _resolve_sources(where, words, root, hidden, keyword) if words else []
@@ -247,13 +263,16 @@ def copy_step(where: Where, state: StageState, sources: CopySources) -> CopyResu
         )
     link_parents = instr.has_flag("parents")
     hashes: list[str] = []
-    dest_rel = dest.strip("/")
+    # an existing destination symlink is written through, as docker's builder does
+    dest_rel = _through_links(state.root, dest.strip("/"), where)
     for src in found:
         hashes.append(
             _copy_one(copier, src, dest_rel, dest_dir, keyword, ctx is not None, link_parents)
         )
     for name, body in inline:
-        parent = copier.ensure_dir(dest_rel if dest_dir else posixpath.dirname(dest_rel))
+        parent = copier.ensure_dir(
+            dest_rel if dest_dir else posixpath.dirname(dest_rel), owned=True
+        )
         leaf = name if dest_dir else posixpath.basename(dest_rel)
         copier.write_file(parent, leaf, body.encode(), 0o644, time.time_ns())
         digest = entry_hasher(leaf, 0o100644, 0, 0, len(body.encode()))
@@ -265,12 +284,13 @@ def copy_step(where: Where, state: StageState, sources: CopySources) -> CopyResu
             fetched.name if (dest_dir or copier.is_dir(dest_rel)) else posixpath.basename(dest_rel)
         )
         target = dest_rel if (dest_dir or copier.is_dir(dest_rel)) else posixpath.dirname(dest_rel)
-        parent = copier.ensure_dir(target)
+        parent = copier.ensure_dir(target, owned=True)
         copier.write_file(parent, leaf, fetched.path.read_bytes(), 0o600, fetched.mtime_ns)
         hashes.append(fetched.history_hash)
     # docker glues the --chown flag to the source hash without a space
     command = f"{keyword} --chown={where.expand(chown, env)}" if chown else f"{keyword} "
-    created_by = nop_string(state.shell, f"{command}{combine(hashes)} in {dest} ")
+    # the destination as written (after expansion): docker keeps a relative one relative
+    created_by = nop_string(state.shell, f"{command}{combine(hashes)} in {written} ")
     return CopyResult(created_by, sorted(copier.changed))
 
 
@@ -293,6 +313,7 @@ def _copy_one(
         parent_rel, leaf = posixpath.split(dest_rel)
         parent = copier.ensure_dir(parent_rel)
         entries: list[str] = []
+        copier.links = {}  # hardlinks are kept within one copied directory
         if leaf:
             copier.copy_entry(src.host, parent, leaf, src.name, entries, fs_owner, top=True)
         else:
@@ -310,14 +331,17 @@ def _copy_one(
                         fs_owner,
                         srel=child,
                     )
+        copier.links = None
         return dir_hash(entries)
     if keyword == "ADD" and context and is_archive(src.host):
         parent = copier.ensure_dir(dest_rel)
         return "file:" + extract_archive(copier, src.host, parent, src.name)
+    # a single file's missing parents belong to the --chown identity (root otherwise)
     if dest_dir or copier.is_dir(dest_rel):
-        parent, leaf = copier.ensure_dir(dest_rel), posixpath.basename(src.host)
+        parent, leaf = copier.ensure_dir(dest_rel, owned=True), posixpath.basename(src.host)
     else:
-        parent, leaf = copier.ensure_dir(posixpath.dirname(dest_rel)), posixpath.basename(dest_rel)
+        parent = copier.ensure_dir(posixpath.dirname(dest_rel), owned=True)
+        leaf = posixpath.basename(dest_rel)
     entries = []
     copier.copy_entry(src.host, parent, leaf, src.name, entries, fs_owner)
     return "file:" + entries[0] if entries else "file:"

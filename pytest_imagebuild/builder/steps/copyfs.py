@@ -1,8 +1,12 @@
 """Writing copied files into a stage root, in-root safe, remembering what changed.
 
 Every destination path resolves inside the root (symlinked parents included, ``..`` stops at
-the root). Files keep their mode and mtime; owners become the ``--chown`` identity or root;
-``--chmod`` rewrites permission bits. While copying, each source entry is hashed the way
+the root). Files keep their mode and mtime; owners become the ``--chown`` identity or root,
+or stay the source's (``keep_owner``, what ``COPY --from`` without ``--chown`` does);
+``--chmod`` rewrites permission bits. A copied directory's own mode and owner reach only an
+existing destination untouched: a new one is created ``0755`` for the ``--chown`` identity
+(root otherwise), as docker's builder does. Files hardlinked to each other inside one copied
+directory stay hardlinked (``links``). While copying, each source entry is hashed the way
 docker's history expects (see ``srchash``).
 """
 
@@ -50,6 +54,8 @@ class Copier:
     changed: set[str] = field(default_factory=set)
     skip: Callable[[str, str, bool], bool] | None = None
     created: set[str] = field(default_factory=set)
+    # source inode -> host path of its first copy, while one directory is copied
+    links: dict[tuple[int, int], str] | None = None
 
     def __post_init__(self) -> None:
         self.resolver = RootResolver(str(self.root))
@@ -162,7 +168,11 @@ class Copier:
                 self.copy_entry(
                     child.path, rel, child.name, child_name, hashes, fs_owner, srel=child_srel
                 )
-            if not (top and existed):
+            if top and not existed and self.owner.chmod is None:
+                self._chown(dest, self.owner.uid, self.owner.gid)
+                os.chmod(dest, 0o755)  # noqa: S103 - docker creates a new destination 0755
+                os.utime(dest, ns=(st.st_mtime_ns, st.st_mtime_ns), follow_symlinks=False)
+            elif not (top and existed):
                 self._finish(dest, st, True)
             return
         if os.path.lexists(dest) and remove_path(dest):
@@ -177,7 +187,17 @@ class Copier:
             return
         if stat.S_ISREG(st.st_mode):
             digest = entry_hasher(name, st.st_mode, uid, gid, st.st_size)
-            self._copy_file(src, dest, st, digest)
+            inode = (st.st_dev, st.st_ino)
+            first = self.links.get(inode) if self.links is not None else None
+            if first is not None:
+                os.link(first, dest)
+                with open(src, "rb") as fin:
+                    while chunk := fin.read(_CHUNK):
+                        digest.update(chunk)
+            else:
+                self._copy_file(src, dest, st, digest)
+                if self.links is not None and st.st_nlink > 1:
+                    self.links[inode] = dest
             if hashes is not None:
                 hashes.append(digest.hexdigest())
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.message
 import email.utils
 import hashlib
 import posixpath
@@ -15,7 +16,9 @@ import httpx
 from .base import Where
 from .srchash import entry_hasher
 
-__all__ = ["Fetched", "fetch_url"]
+__all__ = ["UNNAMED", "Fetched", "download_name", "fetch_url", "url_hash"]
+
+UNNAMED = "__unnamed__"
 
 
 @dataclass(frozen=True)
@@ -26,9 +29,41 @@ class Fetched:
     history_hash: str
 
 
+def download_name(url: str, disposition: str | None) -> str:
+    """The file name docker gives a download: the URL path's last part, else the
+    ``Content-Disposition`` filename, else ``__unnamed__``."""
+    path = urllib.parse.urlparse(url).path
+    if path and not path.endswith("/"):
+        name = posixpath.basename(path)
+        if name:
+            return name
+    if disposition:
+        message = email.message.Message()
+        message["Content-Disposition"] = disposition
+        param = message.get_param("filename", header="Content-Disposition")
+        filename = param if isinstance(param, str) else None
+        if filename and not filename.endswith("/") and posixpath.basename(filename):
+            return posixpath.basename(filename)
+    return UNNAMED
+
+
+def url_hash(name: str, path: Path) -> str:
+    """Docker's history hash of a download: tarsum v1 of the daemon's own 0600 root file.
+
+    Unlike context sources it has no ``file:`` prefix, its mode keeps the file type bits
+    and the owner names come from the daemon's user database (uid 0 is ``root``).
+    """
+    digest = entry_hasher(
+        name, 0o100600, 0, 0, path.stat().st_size, owner_name="root", type_bits=True
+    )
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def fetch_url(url: str, download_dir: Path, checksum: str | None, where: Where) -> Fetched:
-    """GET ``url`` (following redirects) to a file; the name is the URL path's last part."""
-    name = posixpath.basename(urllib.parse.urlparse(url).path.rstrip("/")) or "__unnamed__"
+    """GET ``url`` (following redirects) to a file named as docker names downloads."""
     download_dir.mkdir(parents=True, exist_ok=True)
     target = download_dir / hashlib.sha256(url.encode()).hexdigest()
     sha = hashlib.sha256()
@@ -37,6 +72,7 @@ def fetch_url(url: str, download_dir: Path, checksum: str | None, where: Where) 
             if response.status_code >= 400:
                 raise where.error(f"failed to GET {url} with status {response.status_code}")
             modified = response.headers.get("Last-Modified")
+            name = download_name(url, response.headers.get("Content-Disposition"))
             with target.open("wb") as out:
                 for chunk in response.iter_bytes(1 << 20):
                     sha.update(chunk)
@@ -53,11 +89,10 @@ def fetch_url(url: str, download_dir: Path, checksum: str | None, where: Where) 
             )
     mtime_ns = time.time_ns()
     if modified:
-        parsed = email.utils.parsedate_to_datetime(modified)
-        mtime_ns = int(parsed.timestamp()) * 1_000_000_000
-    size = target.stat().st_size
-    digest = entry_hasher(name, 0o100600, 0, 0, size)
-    with target.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return Fetched(target, name, mtime_ns, "file:" + digest.hexdigest())
+        try:
+            parsed = email.utils.parsedate_to_datetime(modified)
+        except (TypeError, ValueError):
+            parsed = None
+        if parsed is not None:
+            mtime_ns = int(parsed.timestamp()) * 1_000_000_000
+    return Fetched(target, name, mtime_ns, url_hash(name, target))

@@ -72,6 +72,8 @@ class _Mounts:
 
     mounts: list[sandbox.Mount] = field(default_factory=list)
     caches: list[Path] = field(default_factory=list)
+    # secrets given as environment variables (``env=``): only the command sees them
+    env: dict[str, str] = field(default_factory=dict)
 
 
 def _secret(source: Path, opts: dict[str, str], staged: Path) -> Path:
@@ -100,6 +102,14 @@ def _mounts(where: Where, state: StageState, services: RunServices, scratch: Pat
                 if opts.get("required", "false").lower() == "true":
                     raise where.error(f"secret {ident!r} is required but was not provided")
                 continue
+            name = opts.get("env")
+            if name:
+                try:
+                    found.env[name] = secret.read_text(encoding="utf-8", errors="surrogateescape")
+                except OSError as error:
+                    raise where.error(f"cannot provide secret {ident!r}: {error}") from error
+                if not target:  # BuildKit: env= alone mounts no file
+                    continue
             try:
                 staged = _secret(secret, opts, scratch / f"secret-{len(mounts)}")
             except OSError as error:
@@ -208,6 +218,7 @@ def run_step(where: Where, state: StageState, services: RunServices) -> str:
         volumes = _volume_mounts(copier, state, scratch)
         found = _mounts(where, state, services, scratch)
         mounts = [*volumes, *found.mounts]
+        env.update(found.env)
         if argv and argv[0].startswith("/dev/pipes/"):
             mounts.append(sandbox.Mount.bind(scripts, "/dev/pipes"))
         if sandbox.probe().kind == "chroot":  # no mounts: copy and move things in place

@@ -23,8 +23,22 @@ class Hasher(Protocol):
     def hexdigest(self) -> str: ...
 
 
-def entry_hasher(name: str, st_mode: int, uid: int, gid: int, size: int, link: str = "") -> Hasher:
-    """A sha256 primed with the header fields; feed the content, then ``hexdigest()``."""
+def entry_hasher(
+    name: str,
+    st_mode: int,
+    uid: int,
+    gid: int,
+    size: int,
+    link: str = "",
+    *,
+    owner_name: str = "",
+    type_bits: bool = False,
+) -> Hasher:
+    """A sha256 primed with the header fields; feed the content, then ``hexdigest()``.
+
+    ``owner_name`` fills uname and gname; ``type_bits`` keeps the file type in ``mode`` (what
+    docker's daemon writes for a file it stats itself, such as a download).
+    """
     if stat.S_ISDIR(st_mode):
         typeflag, size, name = "5", 0, name.rstrip("/") + "/"
     elif stat.S_ISLNK(st_mode):
@@ -37,14 +51,14 @@ def entry_hasher(name: str, st_mode: int, uid: int, gid: int, size: int, link: s
         typeflag, size = "3" if stat.S_ISCHR(st_mode) else "4", 0
     fields = (
         ("name", name),
-        ("mode", str(stat.S_IMODE(st_mode))),
+        ("mode", str(st_mode if type_bits else stat.S_IMODE(st_mode))),
         ("uid", str(uid)),
         ("gid", str(gid)),
         ("size", str(size)),
         ("typeflag", typeflag),
         ("linkname", link),
-        ("uname", ""),
-        ("gname", ""),
+        ("uname", owner_name),
+        ("gname", owner_name),
         ("devmajor", "0"),
         ("devminor", "0"),
     )
