@@ -254,11 +254,10 @@ def _registry_refs(plan: Plan) -> list[tuple[str, int]]:
 
 def _steps(result: BuildResult) -> tuple[int, int]:
     """(steps from the layer cache, steps run) as the executor reports them, else (-1, -1)."""
-    stats = getattr(result, "cache_stats", None)
+    stats = result.cache_stats
     if stats is None:
         return (-1, -1)
-    hits = int(getattr(stats, "local_hits", 0)) + int(getattr(stats, "remote_hits", 0))
-    return (hits, int(getattr(stats, "misses", 0)))
+    return (stats.local_hits + stats.remote_hits, stats.misses)
 
 
 def _tag_name(spec: BuildSpec) -> str:

@@ -9,6 +9,7 @@ user namespace (``userns.run_in_userns``).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -261,7 +262,10 @@ def _build_here(options: BuildOptions, stdin: BinaryIO | None, verbose: bool) ->
             final = b.futures[plan.target].result().state
             names = tuple(plan.stages[i].label for i in sorted(b.futures))
             created = options.created or now_rfc3339()
-            return publish(options, final, created, names, b.store, regs)
+            result = publish(options, final, created, names, b.store, regs)
+            if cache is None:
+                return result
+            return dataclasses.replace(result, cache_stats=cache.stats)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

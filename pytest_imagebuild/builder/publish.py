@@ -12,6 +12,7 @@ from pathlib import Path
 from pytest_imagebuild.builder import registry
 from pytest_imagebuild.builder.assemble import config_bytes, layout_layers, manifest_bytes
 from pytest_imagebuild.builder.blobs import BlobStore
+from pytest_imagebuild.builder.cache import CacheStats
 from pytest_imagebuild.builder.options import BuildOptions
 from pytest_imagebuild.builder.output import (
     ArchiveLayer,
@@ -42,6 +43,7 @@ class BuildResult:
     stages: tuple[str, ...]
     layers: int
     pushed: tuple[str, ...] = ()
+    cache_stats: CacheStats | None = None  # with --cache: hits, misses, stored, pushed
 
 
 def publish(

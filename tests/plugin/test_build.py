@@ -65,6 +65,7 @@ def test_changed_context_file_rebuilds_only_later_steps(
     result = pytester.runpytest()
     result.assert_outcomes(passed=1)
     assert summary(result).startswith("images: 1 built")
+    assert "(2 steps cached)" in summary(result)  # BASE's ADD and the first RUN
     after = stamps(pytester)
     assert after["stamp1"] == before["stamp1"]  # the step before the COPY came from the cache
     assert after["stamp2"] != before["stamp2"]  # the step after it ran again

@@ -247,7 +247,7 @@ def run_step(where: Where, state: StageState, services: RunServices) -> str:
             instruction=where.instruction.original.strip(),
             exit_code=code,
             output_tail="\n".join(tail),
-            hint="the command's output is above; fix the command or its inputs",
+            hint="fix the command or its inputs; the build log has its whole output",
         )
     history_args = state.history_args()
     prefix = [f"|{len(history_args)}", *history_args] if history_args else []
