@@ -11,6 +11,7 @@ import pytest
 from pytest_imagebuild.builder.fs import unpack_layer
 from tests.builder.test_fs_common import CAP_NET_BIND, info, make_tar, tar_listing, tree_listing
 from tests.support.docker import DockerDaemon
+from tests.support.tarfiles import extract_all
 
 # Paths docker creates in every container (mounts and init files): not part of the image.
 CONTAINER_ONLY = (
@@ -71,7 +72,7 @@ def saved_image(
 
 def _layers(saved: Path, dest: Path) -> list[Path]:
     with tarfile.open(saved) as tar:
-        tar.extractall(dest, filter="data")
+        extract_all(tar, dest)
     manifest = json.loads((dest / "manifest.json").read_text())
     return [dest / name for name in manifest[0]["Layers"]]
 

@@ -19,6 +19,7 @@ from pytest_imagebuild.factory import (
     source_from_param,
 )
 from tests.plugin.imagetar import write_multiplatform, write_sample
+from tests.support.tarfiles import extract_all
 
 
 def test_open_reuses_an_unchanged_file(sample_tar: Path, tmp_path: Path) -> None:
@@ -151,11 +152,7 @@ def test_oci_layout_directory_is_keyed_by_its_index(tmp_path: Path) -> None:
     archive = write_multiplatform(tmp_path / "multi.tar", ["amd64", "arm64"])
     layout = tmp_path / "layout"
     with tarfile.open(archive) as tar:
-        # extraction filters arrived in 3.11.4; Debian 12's python is 3.11.2
-        if hasattr(tarfile, "data_filter"):
-            tar.extractall(layout, filter="data")
-        else:
-            tar.extractall(layout)
+        extract_all(tar, layout)
     factory = ImageFactory(platform="linux/arm64")
     first = factory.open(layout)
     assert first.architecture == "arm64"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
@@ -53,6 +54,7 @@ class RegistryClient:
         self.host = "registry-1.docker.io" if registry == DOCKER_HUB else registry
         self._credentials = credentials
         self._lookup = credentials is None and lookup_credentials
+        self._lookup_lock = threading.Lock()  # pushes run in threads that share this client
         self._config_path = str(self.options.docker_config_dir() / "config.json")
         self._http = httpx.Client(
             verify=self.options.ssl_context(self.host),
@@ -67,9 +69,10 @@ class RegistryClient:
     @property
     def credentials(self) -> Credentials | None:
         """Found on first need (a challenge), so anonymous registries never run a helper."""
-        if self._lookup:
-            self._lookup = False
-            self._credentials = find_credentials(self.registry, self.options)
+        with self._lookup_lock:
+            if self._lookup:
+                self._credentials = find_credentials(self.registry, self.options)
+                self._lookup = False
         return self._credentials
 
     def __enter__(self) -> RegistryClient:
