@@ -1,0 +1,20 @@
+"""The benchmark workloads, in the order they run (read side first)."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from workloads import (
+    big_runs,
+    copy_20k,
+    debian_app,
+    pytest_suite,
+    read_big,
+    read_small,
+    three_stages,
+)
+
+ALL: dict[str, ModuleType] = {
+    module.NAME: module
+    for module in (read_small, read_big, debian_app, big_runs, copy_20k, three_stages, pytest_suite)
+}
