@@ -1,4 +1,7 @@
-"""pytest-imagebuild: build Dockerfiles without a daemon and test what is inside images."""
+"""pytest-imagebuild: build Dockerfiles without a daemon and test what is inside images.
+
+The package holds no assert statements, so pytest need not rewrite it: PYTEST_DONT_REWRITE
+"""
 
 from __future__ import annotations
 
