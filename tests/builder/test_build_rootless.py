@@ -2,44 +2,29 @@
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from pytest_imagebuild.image import Image
 from tests.builder.rootless import (
-    DEPS_DIR,
     FULL_USER,
-    REPO,
     SINGLE_USER,
-    SYSTEM_PYTHON,
     User,
     chown_tree,
     ensure_user,
-    project_path,
     remove_as,
+    run_as,
     user_dir,
 )
 
 pytestmark = pytest.mark.rootless
 
 
-@pytest.fixture(scope="module")
-def deps_dir() -> Path:
-    """The project's dependencies for the system python the test users can run."""
-    project_path()
-    return DEPS_DIR
-
-
-def build_as(user: User, context: Path, out: Path, deps: Path) -> dict[str, object]:
+def build_as(user: User, context: Path, out: Path) -> dict[str, object]:
     code = f"""
-        import json, sys
-        sys.path[:0] = [{str(REPO)!r}, {str(deps)!r}]
+        import json
         from pathlib import Path
         from pytest_imagebuild.builder.build import build
         from pytest_imagebuild.builder.options import BuildOptions
@@ -51,28 +36,7 @@ def build_as(user: User, context: Path, out: Path, deps: Path) -> dict[str, obje
         except ImageBuildError as exc:
             print(json.dumps({{"ok": False, "error": str(exc), "type": type(exc).__name__}}))
     """
-    script = out.parent / "snippet.py"
-    script.write_text(textwrap.dedent(code))
-    os.chown(script, user.uid, user.gid)
-    done = subprocess.run(
-        [
-            "setpriv",
-            f"--reuid={user.uid}",
-            f"--regid={user.gid}",
-            "--init-groups",
-            SYSTEM_PYTHON,
-            str(script),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=out.parent,
-        timeout=300,
-        check=False,
-        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"},
-    )
-    if done.returncode != 0 or not done.stdout.strip():
-        pytest.fail(f"build as {user.name} failed ({done.returncode}):\n{done.stderr}")
-    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, object] = run_as(user, code, out.parent, timeout=300)
     return result
 
 
@@ -91,14 +55,14 @@ def make_context(work: Path) -> Path:
     return context
 
 
-def test_unprivileged_user_with_subuids_keeps_owners(deps_dir: Path) -> None:
+def test_unprivileged_user_with_subuids_keeps_owners() -> None:
     user = ensure_user(FULL_USER, subids=True)
     work = user_dir(user)
     try:
         context = make_context(work)
         chown_tree(work, user)
         out = work / "out.tar"
-        result = build_as(user, context, out, deps_dir)
+        result = build_as(user, context, out)
         assert result == {"ok": True}
         with Image.open(out) as image:
             data = image.file("/data/x")
@@ -110,7 +74,7 @@ def test_unprivileged_user_with_subuids_keeps_owners(deps_dir: Path) -> None:
         remove_as(user, work)
 
 
-def test_single_uid_user_gets_the_subuid_hint(deps_dir: Path) -> None:
+def test_single_uid_user_gets_the_subuid_hint() -> None:
     user = ensure_user(SINGLE_USER, subids=False)
     work = user_dir(user)
     try:
@@ -120,7 +84,7 @@ def test_single_uid_user_gets_the_subuid_hint(deps_dir: Path) -> None:
         )
         chown_tree(work, user)
         out = work / "out.tar"
-        result = build_as(user, context, out, deps_dir)
+        result = build_as(user, context, out)
         assert result["ok"] is False
         assert "subuid" in str(result["error"])
         assert not out.exists()
