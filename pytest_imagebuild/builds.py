@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_imagebuild.bases import BaseResolver, image_refs, plan_for
-from pytest_imagebuild.builder import registry
+from pytest_imagebuild.builder import registry, userns
 from pytest_imagebuild.builder.build import BuildResult, build
 from pytest_imagebuild.builder.options import BuildOptions
 from pytest_imagebuild.builder.plan import Plan, host_platform_string
@@ -178,7 +178,14 @@ class ImageBuilder:
         self._record(spec, key, BUILT, seconds, entry)
         return entry
 
+    def _kept_dir(self, key: str) -> Path:
+        return self.settings.cache_dir / "build-dirs" / key[:16]
+
     def _execute(self, spec: BuildSpec, key: str, staged: Path, log_path: Path) -> BuildResult:
+        build_root = staged / "work"
+        if self.settings.keep_build_dirs:  # the executor builds where the directory is kept
+            build_root = self._kept_dir(key)
+            userns.remove_tree(build_root)  # an earlier run's, with files of mapped ids
         options = BuildOptions(
             context=str(spec.context),
             dockerfile=str(spec.dockerfile),
@@ -194,7 +201,8 @@ class ImageBuilder:
             cache_dir=self.settings.cache_dir / "layers",
             cache_copy_layers=True,
             cache_run_layers=True,
-            build_root=staged / "work",
+            build_root=build_root,
+            keep_build_dir=self.settings.keep_build_dirs,
         )
         with (
             log_path.open("w", encoding="utf-8", errors="replace") as log,
@@ -203,11 +211,12 @@ class ImageBuilder:
             return build(options, verbose=True)
 
     def _keep(self, staged: Path, key: str, log: str | None) -> None:
-        """With keep_build_dirs, leave the build's log (and what the executor kept) in
-        ``<cache>/build-dirs/<key>``."""
+        """With keep_build_dirs, the executor's build directory (``imagebuild-*``: stage
+        roots, blob store, its log) is already in ``<cache>/build-dirs/<key>``; add the
+        plugin's ``build.log`` beside it."""
         if not self.settings.keep_build_dirs:
             return
-        kept = self.settings.cache_dir / "build-dirs" / key[:16]
+        kept = self._kept_dir(key)
         kept.mkdir(parents=True, exist_ok=True)
         log_text = staged_tarball(staged).with_name("build.log").read_text(errors="replace")
         (kept / "build.log").write_text(log if log is not None else log_text)

@@ -67,10 +67,22 @@ def make_parser() -> argparse.ArgumentParser:
     _flag(parser, "--cache-copy-layers", **boolean, help="cache COPY/ADD layers too")
     _flag(parser, "--cache-run-layers", **{**boolean, "default": True}, help="cache RUN layers")
     _flag(parser, "--no-push-cache", **boolean, help="do not push layers to the cache repo")
-    _flag(parser, "--cleanup", **boolean, help="accepted: the build directory is always removed")
+    _flag(
+        parser,
+        "--cleanup",
+        **boolean,
+        help="accepted: the build directory is removed unless --keep-build-dir",
+    )
     _flag(parser, "--force", **boolean, help="accepted: no container is required")
     _flag(parser, "--secret", **multi, help="id=NAME,src=FILE for RUN --mount=type=secret")
     _flag(parser, "--build-root", default=None, help="where the build directory is made")
+    _flag(
+        parser,
+        "--keep-build-dir",
+        **boolean,
+        help="leave the build directory (stage roots, blob store, logs) in place and print "
+        "its path (an imagebuild extension, not a kaniko flag)",
+    )
     return parser
 
 
@@ -172,6 +184,7 @@ def options_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Buil
         no_push_cache=bool(args.no_push_cache),
         secrets=_secrets(args.secret),
         build_root=_path(args.build_root),
+        keep_build_dir=bool(args.keep_build_dir),
     )
 
 

@@ -19,7 +19,11 @@ __all__ = ["add_build_options", "build_settings", "cache_root"]
 _FLAGS = (
     ("no_cache", "rebuild every image: ignore cached images and cached layers"),
     ("offline", "never contact a registry: fail when a build would pull a base image"),
-    ("keep_build_dirs", "keep each build's log under <cache dir>/build-dirs"),
+    (
+        "keep_build_dirs",
+        "keep each build's whole build directory (stage roots, blob store, logs) under "
+        "<cache dir>/build-dirs/<key>",
+    ),
 )
 
 

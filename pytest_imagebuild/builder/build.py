@@ -2,8 +2,9 @@
 
 The build owns one directory (``options.build_root`` or the system temp dir) holding the
 blob store, each stage's root, unpacked ``COPY --from`` images and downloads; it is removed at
-the end, including files that belong to mapped ids. Without root the whole build runs in a
-user namespace (``userns.run_in_userns``).
+the end, including files that belong to mapped ids, unless ``keep_build_dir`` is set (its path
+is then printed). ``RUN --mount=type=cache`` directories persist in ``<cache dir>/mounts``.
+Without root the whole build runs in a user namespace (``userns.run_in_userns``).
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class _Build:
     store: BlobStore
     registries: registry.Registries
     logger: Callable[[str], None]
+    cache_mounts_dir: Path
     compression: str = "none"
     secrets: dict[str, Path] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
@@ -221,8 +223,13 @@ def _build_here(options: BuildOptions, stdin: BinaryIO | None, verbose: bool) ->
     base = options.build_root or Path(tempfile.gettempdir())
     base.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="imagebuild-", dir=base))
+    # a kept build directory has its own copy of the log, verbose or not
+    kept_log = (work / "build.log").open("a", encoding="utf-8") if options.keep_build_dir else None
 
     def logger(text: str) -> None:
+        if kept_log is not None:
+            kept_log.write(text)
+            kept_log.flush()
         if verbose:
             sys.stderr.write(text)
             sys.stderr.flush()
@@ -247,6 +254,7 @@ def _build_here(options: BuildOptions, stdin: BinaryIO | None, verbose: bool) ->
                 BlobStore(work / "store"),
                 regs,
                 logger,
+                (options.cache_dir or default_cache_dir()) / "mounts",
                 compression="gzip" if pushing else "none",
                 secrets=dict(options.secrets),
                 labels=options.label_map(),
@@ -267,7 +275,12 @@ def _build_here(options: BuildOptions, stdin: BinaryIO | None, verbose: bool) ->
                 return result
             return dataclasses.replace(result, cache_stats=cache.stats)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if kept_log is not None:
+            kept_log.close()
+            sys.stderr.write(f"imagebuild: build directory kept: {work}\n")
+            sys.stderr.flush()
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def _open_cache(options: BuildOptions, regs: registry.Registries, plat: str) -> LayerCache:

@@ -16,6 +16,8 @@ class BuildOptions:
     ``tar://stdin``. ``dockerfile`` is tried as given (absolute, or relative to the current
     directory), then relative to the context. ``build_args`` values of ``None`` are
     declared-but-unset arguments (kaniko's bare ``--build-arg K`` with no such variable).
+    ``keep_build_dir`` (not a kaniko flag) leaves the build directory in place and prints
+    its path.
     """
 
     context: str = "."
@@ -52,6 +54,7 @@ class BuildOptions:
     no_push_cache: bool = False
     secrets: tuple[tuple[str, Path], ...] = ()
     build_root: Path | None = None
+    keep_build_dir: bool = False
     jobs: int = 0
     created: str | None = None
 

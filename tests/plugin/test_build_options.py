@@ -127,17 +127,46 @@ def test_embedded_executor_by_name(pytester: pytest.Pytester, busybox_rootfs_tar
 
 
 @pytest.mark.parametrize("how", ["option", "ini"])
-def test_keep_build_dirs_keeps_the_log(
+def test_keep_build_dirs_keeps_the_whole_build_dir(
     pytester: pytest.Pytester, busybox_rootfs_tar: Path, how: str
 ) -> None:
     ini = "imagebuild_keep_build_dirs = true\n" if how == "ini" else ""
-    build_project(pytester, busybox_rootfs_tar, {"Dockerfile": BASE + "RUN echo kept\n"}, ini=ini)
+    build_project(
+        pytester, busybox_rootfs_tar, {"Dockerfile": BASE + "RUN echo kept > /kept\n"}, ini=ini
+    )
     pytester.makepyfile(test_plain=PLAIN)
     args = ["--imagebuild-keep-build-dirs"] if how == "option" else []
     pytester.runpytest(*args).assert_outcomes(passed=1)
-    logs = list((pytester.path / ".pytest_cache/d/imagebuild/build-dirs").glob("*/build.log"))
-    assert len(logs) == 1
-    assert "0: RUN echo kept\nkept\n" in logs[0].read_text()
+    kept_dirs = pytester.path / ".pytest_cache/d/imagebuild/build-dirs"
+    (kept,) = kept_dirs.iterdir()
+    assert "0: RUN echo kept > /kept\n" in (kept / "build.log").read_text()
+    (work,) = kept.glob("imagebuild-*")
+    assert (work / "stages" / "0" / "kept").read_text() == "kept\n"
+    assert (work / "stages" / "0" / "bin" / "busybox").exists()
+    assert any((work / "store").rglob("sha256*"))
+    assert "0: RUN echo kept" in (work / "build.log").read_text()
+    # a rebuild replaces the kept directory
+    pytester.runpytest("--imagebuild-no-cache", *args).assert_outcomes(passed=1)
+    (again,) = kept.glob("imagebuild-*")
+    assert again != work
+
+
+def test_keep_build_dirs_keeps_a_failed_build(
+    pytester: pytest.Pytester, busybox_rootfs_tar: Path
+) -> None:
+    dockerfile = BASE + "RUN echo partial > /partial && exit 7\n"
+    build_project(pytester, busybox_rootfs_tar, {"Dockerfile": dockerfile})
+    pytester.makepyfile(test_plain=PLAIN)
+    pytester.runpytest("--imagebuild-keep-build-dirs").assert_outcomes(errors=1)
+    (work,) = (pytester.path / ".pytest_cache/d/imagebuild/build-dirs").glob("*/imagebuild-*")
+    assert (work / "stages" / "0" / "partial").read_text() == "partial\n"
+
+
+def test_keep_build_dirs_help_says_what_is_kept(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--help")
+    text = " ".join(result.stdout.str().split())
+    assert "--imagebuild-keep-build-dirs keep each build's whole build directory" in text
+    assert "under <cache dir>/build-dirs/<key>" in text
 
 
 @pytest.mark.parametrize("how", ["option", "ini"])

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import posixpath
 import shutil
 import tempfile
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -19,6 +18,7 @@ from pytest_imagebuild.builder import sandbox
 from pytest_imagebuild.errors import BuildError
 
 from .base import Where
+from .cachemount import CacheRequest, cache_request, hold_caches
 from .copyfs import Copier, Ownership
 from .state import StageState
 from .users import resolve_user
@@ -33,7 +33,7 @@ class RunServices:
     """What RUN needs besides the stage: cache and secret dirs, stage roots for ``from=``."""
 
     work_dir: Path
-    cache_dir: Path
+    cache_dir: Path  # where ``--mount=type=cache`` directories persist (``CacheMounts``)
     context_root: Path
     secrets: dict[str, Path] = field(default_factory=dict)
     from_root: Callable[[str], Path] | None = None
@@ -71,7 +71,8 @@ class _Mounts:
     """The mounts of one RUN and the cache directories they use."""
 
     mounts: list[sandbox.Mount] = field(default_factory=list)
-    caches: list[Path] = field(default_factory=list)
+    # (index in ``mounts``, request): directories taken by ``hold_caches``
+    caches: list[tuple[int, CacheRequest]] = field(default_factory=list)
     # secrets given as environment variables (``env=``): only the command sees them
     env: dict[str, str] = field(default_factory=dict)
 
@@ -122,16 +123,10 @@ def _mounts(where: Where, state: StageState, services: RunServices, scratch: Pat
         elif kind == "cache":
             if not target:
                 raise where.error("cache mount needs target=")
-            ident = opts.get("id") or target
-            host = services.cache_dir / hashlib.sha256(ident.encode()).hexdigest()[:32]
-            host.mkdir(parents=True, exist_ok=True)
-            mode = opts.get("mode")
-            if mode:
-                os.chmod(host, int(mode, 8))
-            if opts.get("uid") or opts.get("gid"):
-                os.chown(host, int(opts.get("uid", "0")), int(opts.get("gid", "0")))
-            mounts.append(sandbox.Mount.bind(host, target, readonly=False))
-            found.caches.append(host)
+            found.caches.append(
+                (len(mounts), cache_request(where, opts, target, services.from_root))
+            )
+            mounts.append(sandbox.Mount.tmpfs(target))  # replaced by the directory in hold_caches
         elif kind == "bind":
             if not target:
                 raise where.error("bind mount needs target=")
@@ -171,17 +166,6 @@ def _volume_mounts(copier: Copier, state: StageState, scratch: Path) -> list[san
     return mounts
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold ``path``.lock: a cache directory moved into one stage root is not free meanwhile."""
-    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
 def run_step(where: Where, state: StageState, services: RunServices) -> str:
     """Run the command in ``state.root``; returns the history ``created_by``."""
     root = state.root
@@ -217,13 +201,15 @@ def run_step(where: Where, state: StageState, services: RunServices) -> str:
         stack.callback(shutil.rmtree, scratch, ignore_errors=True)
         volumes = _volume_mounts(copier, state, scratch)
         found = _mounts(where, state, services, scratch)
-        mounts = [*volumes, *found.mounts]
         env.update(found.env)
+        chroot = sandbox.probe().kind == "chroot"
+        hold_caches(
+            where, found.caches, found.mounts, services.cache_dir, scratch, stack, exclusive=chroot
+        )
+        mounts = [*volumes, *found.mounts]
         if argv and argv[0].startswith("/dev/pipes/"):
             mounts.append(sandbox.Mount.bind(scripts, "/dev/pipes"))
-        if sandbox.probe().kind == "chroot":  # no mounts: copy and move things in place
-            for cache in sorted(set(found.caches)):
-                stack.enter_context(_locked(cache))
+        if chroot:  # no mounts: copy and move things in place
             placed = stack.enter_context(sandbox.in_place(root, mounts))
             mounts = []
         code = sandbox.run(

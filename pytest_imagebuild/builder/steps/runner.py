@@ -35,6 +35,7 @@ class StageEnv(Protocol):
     store: BlobStore
     context: BuildContext
     work_dir: Path
+    cache_mounts_dir: Path
     path: str
     escape: str
     compression: str
@@ -166,7 +167,7 @@ class StageRunner:
             self._baseline()
             services = RunServices(
                 work_dir=self.env.work_dir,
-                cache_dir=self.env.work_dir / "cache-mounts",
+                cache_dir=self.env.cache_mounts_dir,
                 context_root=self.env.context.root,
                 secrets=self.env.secrets,
                 from_root=lambda ref: self.env.from_root(ref, self.stage.index),
