@@ -17,7 +17,7 @@ from pytest_imagebuild.image.tarindex import Member
 
 __all__ = ["load_index", "store_index"]
 
-FORMAT = 1
+FORMAT = 2  # 2: sha256 of a file may be None (computed on first use)
 
 
 def _file(cache: Path, digest: str) -> Path:

@@ -14,10 +14,14 @@ __all__ = ["File"]
 NO_MODE = Mode(0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class File:
     """A path in the image (merged view or one layer). Missing paths have ``exists`` False,
-    type "missing", uid and gid -1."""
+    type "missing", uid and gid -1.
+
+    ``sha256`` (regular files only) is computed on first use and kept by the image, so
+    listing files never reads their contents. Equality compares every value including
+    ``sha256``."""
 
     path: str
     exists: bool
@@ -30,14 +34,50 @@ class File:
     group: str | None = None
     size: int = 0
     mtime: int = 0
-    sha256: str | None = None
     xattrs: dict[str, bytes] = field(default_factory=dict)
     capabilities: str | None = None
     layer: Layer | None = None
     reader: Callable[[], bytes] | None = field(default=None, repr=False, compare=False)
+    hasher: Callable[[], str] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def sha256(self) -> str | None:
+        """Hex sha256 of the content (regular files and hardlinks), else None."""
+        return self.hasher() if self.hasher is not None else None
+
+    def _values(self) -> tuple[object, ...]:
+        return (
+            self.path,
+            self.exists,
+            self.type,
+            self.linked_to,
+            self.mode,
+            self.uid,
+            self.gid,
+            self.user,
+            self.group,
+            self.size,
+            self.mtime,
+            self.sha256,
+            self.xattrs,
+            self.capabilities,
+            self.layer,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, File):
+            return NotImplemented
+        return self is other or self._values() == other._values()
 
     def __hash__(self) -> int:
-        return hash((self.path, self.exists, self.type, int(self.mode), self.sha256))
+        # sha256 is left out (equal files hash alike all the same): hashing a File
+        # should not read its content.
+        return hash((self.path, self.exists, self.type, int(self.mode)))
+
+    def __repr__(self) -> str:
+        shown = ("path", "exists", "type", "linked_to", "mode", "uid", "gid", "user", "group")
+        more = ("size", "mtime", "sha256", "xattrs", "capabilities", "layer")
+        return f"File({', '.join(f'{n}={getattr(self, n)!r}' for n in shown + more)})"
 
     @property
     def is_file(self) -> bool:

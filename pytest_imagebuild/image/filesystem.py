@@ -8,8 +8,9 @@ from dataclasses import replace
 from functools import cached_property
 
 from pytest_imagebuild.image.caps import decode_capabilities
+from pytest_imagebuild.image.content import LayerData
 from pytest_imagebuild.image.file import File
-from pytest_imagebuild.image.layer import Layer, LayerData
+from pytest_imagebuild.image.layer import Layer
 from pytest_imagebuild.image.merged import Node, Tree
 from pytest_imagebuild.image.mode import Mode
 from pytest_imagebuild.image.pathglob import compile_glob
@@ -74,6 +75,12 @@ class Filesystem:
         layer, entry = data
         return lambda: self.data[layer].read(entry.offset, entry.size)
 
+    def _hasher(self, data: tuple[int, Member] | None) -> Callable[[], str] | None:
+        if data is None:
+            return None
+        layer, entry = data
+        return lambda: self.data[layer].sha256(entry)
+
     def make(
         self, path: str, entry: Member | None, layer: int, content: tuple[int, Member] | None
     ) -> File:
@@ -95,7 +102,7 @@ class Filesystem:
             group=self.groups.get(meta.gid),
             size=content[1].size if content is not None else 0,
             mtime=meta.mtime,
-            sha256=content[1].sha256 if content is not None else None,
+            hasher=self._hasher(content),
             xattrs=xattrs,
             capabilities=decode_capabilities(caps) if caps is not None else None,
             layer=self.layers[layer] if layer >= 0 else None,

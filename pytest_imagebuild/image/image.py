@@ -12,12 +12,14 @@ from pytest_imagebuild import oci
 from pytest_imagebuild.errors import ImageFormatError
 from pytest_imagebuild.image import config as cfg
 from pytest_imagebuild.image.archive import ImageRef, find_image, list_platforms
+from pytest_imagebuild.image.cache import store_index
 from pytest_imagebuild.image.config import Healthcheck, HistoryEntry
+from pytest_imagebuild.image.content import LayerData
 from pytest_imagebuild.image.file import File
 from pytest_imagebuild.image.filesystem import Filesystem
-from pytest_imagebuild.image.layer import Layer, LayerData, index_layer
+from pytest_imagebuild.image.layer import Indexed, Layer, LayerIndexer
 from pytest_imagebuild.image.source import Source, open_source
-from pytest_imagebuild.image.stream import Limits
+from pytest_imagebuild.image.stream import BlobRef, Limits
 from pytest_imagebuild.image.tarindex import Member
 
 __all__ = ["Image"]
@@ -93,36 +95,54 @@ class Image:
         layers: list[Layer] = []
         members: list[list[Member]] = []
         data: list[LayerData] = []
-        for i, (ref, diff_id) in enumerate(zip(refs, diff_ids, strict=True)):
-            fd = self._source.fd(ref.blob.path)
-            key = ref.digest or diff_id
-            compression, got_diff, got_digest, entries = index_layer(
-                fd, ref.blob, limits, index_cache, key
-            )
-            if got_diff != diff_id:
-                raise ImageFormatError(
-                    f"layer {ref.blob.name} has diff_id {got_diff}, the config says {diff_id}"
+        with LayerIndexer(limits, index_cache) as indexer:
+            jobs = []
+            for ref, diff_id in zip(refs, diff_ids, strict=True):
+                fd = self._source.fd(ref.blob.path)
+                jobs.append(indexer.start(fd, ref.blob, ref.digest or diff_id))
+            for i, (ref, diff_id, job) in enumerate(zip(refs, diff_ids, jobs, strict=True)):
+                index = indexer.finish(job)
+                if index.diff_id != diff_id:
+                    raise ImageFormatError(
+                        f"layer {ref.blob.name} has diff_id {index.diff_id}, "
+                        f"the config says {diff_id}"
+                    )
+                if ref.digest is not None and index.digest != ref.digest:
+                    raise ImageFormatError(
+                        f"blob {ref.blob.name} has digest {index.digest}, expected {ref.digest}"
+                    )
+                layers.append(
+                    Layer(
+                        index=i,
+                        digest=index.digest,
+                        diff_id=diff_id,
+                        size=ref.blob.size,
+                        media_type=ref.media_type or MEDIA_TYPES[flavour, index.compression],
+                        created_by=created[i] if i < len(created) else "",
+                    )
                 )
-            if ref.digest is not None and got_digest != ref.digest:
-                raise ImageFormatError(
-                    f"blob {ref.blob.name} has digest {got_digest}, expected {ref.digest}"
-                )
-            layers.append(
-                Layer(
-                    index=i,
-                    digest=got_digest,
-                    diff_id=diff_id,
-                    size=ref.blob.size,
-                    media_type=ref.media_type or MEDIA_TYPES[flavour, compression],
-                    created_by=created[i] if i < len(created) else "",
-                )
-            )
-            members.append(entries)
-            data.append(LayerData(fd, ref.blob, compression, limits))
+                members.append(index.members)
+                data.append(self._data(job.fd, ref.blob, index, limits, index_cache, job.key))
         self.layers = tuple(layers)
         return Filesystem(self.layers, members, data)
 
+    @staticmethod
+    def _data(
+        fd: int, blob: BlobRef, index: Indexed, limits: Limits, cache: Path | None, key: str | None
+    ) -> LayerData:
+        store = None
+        if cache is not None and key is not None:
+            cache_dir, cache_key = cache, key
+
+            def store(entries: list[Member]) -> None:
+                store_index(cache_dir, cache_key, blob.size, *index._replace(members=entries))
+
+        return LayerData(fd, blob, index.compression, limits, index.members, store)
+
     def close(self) -> None:
+        """Close the image's files; file digests computed meanwhile go to the index cache."""
+        for data in self._fs.data:
+            data.flush()
         self._source.close()
 
     def __enter__(self) -> Image:

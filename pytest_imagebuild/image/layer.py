@@ -1,24 +1,41 @@
-"""Layers: the public ``Layer`` value, indexing a layer blob, and reading file data."""
+"""Layers: the public ``Layer`` value and indexing layer blobs.
+
+Indexing reads each layer's tar headers once and verifies the layer's digests.
+An uncompressed layer is hashed by worker threads (``hashlib`` releases the GIL on
+large buffers) while the main thread parses its headers with ``pread``, seeking
+past file data; workers start on every layer at once, so hashing of later layers
+overlaps parsing of earlier ones. A compressed layer is read, hashed and
+decompressed in a thread ahead of the parser (``prefetch.py``).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
+from typing import NamedTuple
 
 from pytest_imagebuild.errors import ImageFormatError
 from pytest_imagebuild.image.cache import load_index, store_index
-from pytest_imagebuild.image.compressed import CompressedData
 from pytest_imagebuild.image.prefetch import prefetched
-from pytest_imagebuild.image.stream import BlobRef, Limits, compression_of, decompressed_chunks
+from pytest_imagebuild.image.stream import (
+    CHUNK,
+    BlobRef,
+    Limits,
+    compression_of,
+    decompressed_chunks,
+)
 from pytest_imagebuild.image.tarindex import Member, iter_members
-from pytest_imagebuild.image.tarreader import ChunkReader
+from pytest_imagebuild.image.tarreader import ChunkReader, FileReader
 
-__all__ = ["Layer", "LayerData", "index_layer"]
+__all__ = ["Indexed", "Layer", "LayerIndexer"]
 
-WHITEOUT = ".wh."
-OPAQUE = ".wh..wh..opq"
+WORKERS = 2
 
 
 @dataclass(frozen=True)
@@ -33,84 +50,101 @@ class Layer:
     created_by: str
 
 
-def clean_path(name: str, where: str) -> str:
-    """Normalize a member name into the root ("" is the root); refuse ".." components."""
-    parts = [p for p in name.split("/") if p and p != "."]
-    if ".." in parts:
-        raise ImageFormatError(
-            f"{where}: member {name!r} has a '..' component that could leave the root"
-        )
-    return "/".join(parts)
+class Indexed(NamedTuple):
+    """A layer's index: compression, diff_id, blob digest and members (clean paths)."""
+
+    compression: str
+    diff_id: str
+    digest: str
+    members: list[Member]
 
 
-def _normalize(members: list[Member], where: str) -> list[Member]:
-    out: list[Member] = []
-    for m in members:
-        path = clean_path(m.name, where)
-        head, _, base = path.rpartition("/")
-        kind, link = m.kind, m.link
-        if base.startswith(WHITEOUT):
-            if base == OPAQUE:
-                path, kind = head, "o"
-            elif base.startswith(WHITEOUT + WHITEOUT):
-                continue  # aufs bookkeeping entries
-            else:
-                path, kind = (head + "/" if head else "") + base[len(WHITEOUT) :], "w"
-        elif kind == "h":
-            link = clean_path(link, where)
-        out.append(m._replace(name=path, kind=kind, link=link))
-    return out
+class _Pending(NamedTuple):
+    fd: int
+    blob: BlobRef
+    key: str | None
+    hit: Indexed | None
+    compression: str
+    digest: Future[str] | None
 
 
-def index_layer(
-    fd: int,
-    blob: BlobRef,
-    limits: Limits,
-    cache: Path | None,
-    cache_key: str | None,
-) -> tuple[str, str, str, list[Member]]:
-    """Index a layer: (compression, diff_id, blob digest, members with clean paths)."""
-    if cache is not None and cache_key is not None:
-        hit = load_index(cache, cache_key, blob.size)
-        if hit is not None:
-            return hit
-    compression = compression_of(blob.pread(fd, 0, min(4, blob.size)))
-    raw_hash = hashlib.sha256()
-    diff_hash = raw_hash if compression == "none" else hashlib.sha256()
+class LayerIndexer:
+    """Indexes the layers of one image; ``start`` every layer first, then ``finish``
+    them in order. Use as a context manager: leaving it stops the worker threads."""
 
-    def hashed() -> Iterator[bytes]:
-        raw = blob.raw_chunks(fd, raw_hash.update)
-        chunks = decompressed_chunks(raw, compression, limits, blob.name)
-        for chunk in chunks:
-            if diff_hash is not raw_hash:
+    def __init__(self, limits: Limits, cache: Path | None) -> None:
+        self.limits = limits
+        self.cache = cache
+        self.stop = threading.Event()
+        self.pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="layer-hash")
+
+    def __enter__(self) -> LayerIndexer:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop.set()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def start(self, fd: int, blob: BlobRef, key: str | None) -> _Pending:
+        """Look ``key`` up in the cache; else start hashing the blob if it is uncompressed."""
+        if self.cache is not None and key is not None:
+            hit = load_index(self.cache, key, blob.size)
+            if hit is not None:
+                return _Pending(fd, blob, key, Indexed(*hit), "", None)
+        compression = compression_of(blob.pread(fd, 0, min(4, blob.size)))
+        digest = self.pool.submit(self._digest, fd, blob) if compression == "none" else None
+        return _Pending(fd, blob, key, None, compression, digest)
+
+    def _digest(self, fd: int, blob: BlobRef) -> str:
+        hasher = hashlib.sha256()
+        pos = 0
+        while pos < blob.size and not self.stop.is_set():
+            data = os.pread(fd, min(CHUNK, blob.size - pos), blob.offset + pos)
+            if not data:
+                raise ImageFormatError(f"blob {blob.name} is truncated")
+            hasher.update(data)
+            pos += len(data)
+        return "sha256:" + hasher.hexdigest()
+
+    def finish(self, job: _Pending) -> Indexed:
+        """The layer's index; its digests are computed, not yet compared."""
+        if job.hit is not None:
+            return job.hit
+        where = f"layer {job.blob.name}"
+        if job.digest is not None:
+            members = iter_members(FileReader(job.fd, job.blob.offset, job.blob.size, where), True)
+            digest = job.digest.result()
+            result = Indexed("none", digest, digest, members)
+        else:
+            result = self._streamed(job.fd, job.blob, job.compression, where)
+        if self.cache is not None and job.key is not None:
+            self.store(job.key, job.blob.size, result)
+        return result
+
+    def store(self, key: str, size: int, index: Indexed) -> None:
+        if self.cache is not None:
+            store_index(self.cache, key, size, *index)
+
+    def _streamed(self, fd: int, blob: BlobRef, compression: str, where: str) -> Indexed:
+        raw_hash = hashlib.sha256()
+        diff_hash = hashlib.sha256()
+
+        def hashed() -> Iterator[bytes]:
+            raw = blob.raw_chunks(fd, raw_hash.update)
+            for chunk in decompressed_chunks(raw, compression, self.limits, blob.name):
                 diff_hash.update(chunk)
-            yield chunk
+                yield chunk
 
-    chunks = prefetched(hashed())
-    try:
-        reader = ChunkReader(chunks, f"layer {blob.name}")
-        members = _normalize(iter_members(reader, True), f"layer {blob.name}")
-    finally:
-        chunks.close()  # stops the reader thread at once, also on errors
-    diff_id = "sha256:" + diff_hash.hexdigest()
-    digest = "sha256:" + raw_hash.hexdigest()
-    if cache is not None and cache_key is not None:
-        store_index(cache, cache_key, blob.size, compression, diff_id, digest, members)
-    return compression, diff_id, digest, members
-
-
-class LayerData:
-    """Reads file contents of one layer on demand: uncompressed layers in place with
-    pread, compressed ones through a ``CompressedData`` cursor."""
-
-    def __init__(self, fd: int, blob: BlobRef, compression: str, limits: Limits) -> None:
-        self.fd = fd
-        self.blob = blob
-        self.compressed = (
-            CompressedData(fd, blob, compression, limits) if compression != "none" else None
+        chunks = prefetched(hashed())
+        try:
+            members = iter_members(ChunkReader(chunks, where), True)
+        finally:
+            chunks.close()  # stops the reader thread at once, also on errors
+        return Indexed(
+            compression,
+            "sha256:" + diff_hash.hexdigest(),
+            "sha256:" + raw_hash.hexdigest(),
+            members,
         )
-
-    def read(self, offset: int, size: int) -> bytes:
-        if self.compressed is None:
-            return self.blob.pread(self.fd, offset, size)
-        return self.compressed.read(offset, size)

@@ -45,6 +45,7 @@ class Tree:
                 node = self.lookup(m.name)
                 if node is not None and node.children is not None:
                     node.children.clear()
+        dirs: dict[str, Node] = {}  # parent directories seen in this layer, by path
         for m in members:
             if m.kind in "wo":
                 continue
@@ -61,14 +62,23 @@ class Tree:
                 self.root.entry = m
                 self.root.layer = layer
                 continue
-            parent, name = self._parent(m.name, create=True)
-            if parent is None or parent.children is None:
+            head, _, name = m.name.rpartition("/")
+            parent = dirs.get(head)
+            if parent is None:
+                parent, name = self._parent(m.name, create=True)
+                if parent is None or parent.children is None:
+                    continue
+                dirs[head] = parent
+            children = parent.children
+            if children is None:
                 continue
-            old = parent.children.get(name)
+            old = children.get(name)
             if old is not None and old.children is not None and m.kind == "d":
                 old.entry, old.layer = m, layer
             else:
-                parent.children[name] = Node(m, layer, data)
+                children[name] = Node(m, layer, data)
+                if old is not None and old.children is not None:
+                    dirs.clear()  # a directory was replaced: cached parents may be gone
 
     def _parent(self, path: str, create: bool) -> tuple[Node | None, str]:
         head, _, name = path.rpartition("/")

@@ -1,23 +1,30 @@
 """A tar header parser (ustar, GNU long names, PAX) that reads each header once.
 
-It is faster than ``tarfile`` for indexing (no TarInfo objects, no seeks back)
-and it keeps xattr values as raw bytes. Content is either skipped or hashed.
+It is faster than ``tarfile`` for indexing (no TarInfo objects, no seeks back, no
+member data read) and it keeps xattr values as raw bytes. For layers, names are
+cleaned into the root and whiteouts become entries of kind "w" (whiteout) or "o"
+(opaque directory) while parsing, so each entry is built once.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
+import zlib
 from typing import NamedTuple
 
 from pytest_imagebuild.errors import ImageFormatError
 from pytest_imagebuild.image.tarreader import ChunkReader, FileReader
 
-__all__ = ["Member", "iter_members"]
+__all__ = ["Member", "clean_path", "iter_members"]
 
 BLOCK = 512
 ZERO_BLOCK = bytes(BLOCK)
-FILE_TYPES = frozenset(b"07\x00")
+TRAIL = b" \x00"
+HALF = bytes(b >> 1 for b in range(256))
+LOW_BIT = bytes(b & 1 for b in range(256))
+META = frozenset(b"xXgLK")
+LINKS = frozenset(b"12")
+NUMBERS = ((124, 136), (100, 108), (108, 116), (116, 124), (136, 148))
 KINDS = {
     ord("0"): "f",
     0: "f",
@@ -29,10 +36,14 @@ KINDS = {
     ord("5"): "d",
     ord("6"): "p",
 }
+WHITEOUT = ".wh."
+OPAQUE = ".wh..wh..opq"
 
 
 class Member(NamedTuple):
-    """One tar member as read: raw name, kind letter, and where its data starts."""
+    """One tar member: name, kind letter, and where its data starts in the stream.
+
+    ``sha256`` is None until a file's digest has been computed (see ``LayerData``)."""
 
     name: str
     kind: str
@@ -54,7 +65,7 @@ def _number(field: bytes, where: str) -> int:
             value -= 1 << (8 * len(field) - 1)
         return value
     try:
-        return int(field.rstrip(b"\x00 ") or b"0", 8)
+        return int(field.rstrip(TRAIL) or b"0", 8)
     except ValueError:
         pass
     text = field.split(b"\x00", 1)[0].strip(b" ")
@@ -67,6 +78,17 @@ def _number(field: bytes, where: str) -> int:
 def _signed_sum(block: bytes) -> int:
     """The checksum as some old tar writers computed it, with signed bytes."""
     return sum(b - 256 if b > 127 else b for b in block[:148] + b" " * 8 + block[156:])
+
+
+def _check_sum(block: bytes, stored: int, where: str) -> None:
+    # The sum of all bytes, exactly: the halved bytes summed by adler32 (at most
+    # 512 * 127 < 65521, so no modulo), plus the low bits; the checksum field
+    # itself counts as eight spaces.
+    total = 2 * ((zlib.adler32(block.translate(HALF)) & 0xFFFF) - 1)
+    total += block.translate(LOW_BIT).count(1) - sum(block[148:156]) + 256
+    if stored != total and stored != _signed_sum(block):
+        name = _text(block[:100])
+        raise ImageFormatError(f"{where}: corrupt tar header (checksum) at member {name!r}")
 
 
 def _text(field: bytes) -> str:
@@ -103,50 +125,87 @@ def _xattrs(pax: dict[str, bytes]) -> dict[str, bytes] | None:
     return found or None
 
 
-def iter_members(reader: ChunkReader | FileReader, hash_files: bool) -> list[Member]:
-    """Read every header; hash regular files' contents when ``hash_files``."""
+def clean_path(name: str, where: str) -> str:
+    """Normalize a member name into the root ("" is the root); refuse ".." components."""
+    if "//" not in name and "/." not in name and name[:1] not in "./":
+        return name.rstrip("/")  # the common case: nothing to clean
+    parts = [p for p in name.split("/") if p and p != "."]
+    if ".." in parts:
+        raise ImageFormatError(
+            f"{where}: member {name!r} has a '..' component that could leave the root"
+        )
+    return "/".join(parts)
+
+
+def _layer_entry(name: str, kind: str, where: str) -> tuple[str, str]:
+    """A layer member's clean path and kind: whiteouts become "w", opaque markers "o";
+    aufs bookkeeping entries get kind ""."""
+    path = clean_path(name, where)
+    head, _, base = path.rpartition("/")
+    if base.startswith(WHITEOUT):
+        if base == OPAQUE:
+            return head, "o"
+        if base.startswith(WHITEOUT + WHITEOUT):
+            return path, ""
+        return (head + "/" if head else "") + base[len(WHITEOUT) :], "w"
+    return path, kind
+
+
+def iter_members(reader: ChunkReader | FileReader, layer: bool) -> list[Member]:
+    """Read every header, passing over member data; ``layer`` cleans names (see above)."""
     members: list[Member] = []
+    append = members.append
+    new = tuple.__new__
+    take, skip = reader.take, reader.skip
     pax: dict[str, bytes] = {}
     long_name: str | None = None
     long_link: str | None = None
     where = reader.name
     while True:
-        block = reader.take(BLOCK)
-        if not block:
-            break  # end of stream without the zero blocks: accepted, as docker does
+        block = take(BLOCK)
         if len(block) < BLOCK:
+            if not block:
+                break  # end of stream without the zero blocks: accepted, as docker does
             raise ImageFormatError(f"{where} is truncated: short tar header")
         if block == ZERO_BLOCK:
             reader.drain()
             break
-        stored = _number(block[148:156], where)
-        total = sum(block[:148]) + 256 + sum(block[156:])
-        if stored != total and stored != _signed_sum(block):
-            name = _text(block[:100])
-            raise ImageFormatError(f"{where}: corrupt tar header (checksum) at member {name!r}")
+        try:
+            stored = int(block[148:156].rstrip(TRAIL), 8)
+            size = int(block[124:136].rstrip(TRAIL), 8)
+            mode = int(block[100:108].rstrip(TRAIL), 8)
+            uid = int(block[108:116].rstrip(TRAIL), 8)
+            gid = int(block[116:124].rstrip(TRAIL), 8)
+            mtime = int(block[136:148].rstrip(TRAIL), 8)
+            _check_sum(block, stored, where)
+        except ValueError:  # empty, base-256 or oddly padded fields
+            _check_sum(block, _number(block[148:156], where), where)
+            size, mode, uid, gid, mtime = (_number(block[a:b], where) for a, b in NUMBERS)
         flag = block[156]
-        size = _number(block[124:136], where)
-        if flag in (ord("x"), ord("X"), ord("g"), ord("L"), ord("K")):
-            data = reader.take(size)
+        if flag in META:
+            data = take(size)
             if len(data) < size:
                 raise ImageFormatError(f"{where} is truncated: tar data ends early")
-            reader.skip(-size % BLOCK)
-            if flag in (ord("x"), ord("X")):
+            skip(-size % BLOCK)
+            if flag == 120 or flag == 88:  # "x", "X"
                 pax.update(_pax_records(data, where))
-            elif flag == ord("L"):
+            elif flag == 76:  # "L"
                 long_name = _text(data)
-            elif flag == ord("K"):
+            elif flag == 75:  # "K"
                 long_link = _text(data)
             continue
-        name = _text(block[:100])
-        if block[257:263] == b"ustar\x00" and block[345]:
-            name = _text(block[345:500]) + "/" + name
         if long_name is not None:
             name = long_name
-        link = long_link if long_link is not None else _text(block[157:257])
-        uid = _number(block[108:116], where)
-        gid = _number(block[116:124], where)
-        mtime = _number(block[136:148], where)
+        else:
+            end = block.find(0, 0, 100)
+            name = block[: end if end >= 0 else 100].decode("utf-8", "surrogateescape")
+            if block[345] and block[257:263] == b"ustar\x00":
+                name = _text(block[345:500]) + "/" + name
+        if long_link is not None:
+            link = long_link
+        else:
+            link = _text(block[157:257]) if flag in LINKS else ""
+        xattrs = None
         if pax:
             if any(k.startswith("GNU.sparse") for k in pax):
                 raise ImageFormatError(f"{where}: sparse file {name!r} is not supported")
@@ -156,28 +215,29 @@ def iter_members(reader: ChunkReader | FileReader, hash_files: bool) -> list[Mem
             uid = int(pax["uid"]) if "uid" in pax else uid
             gid = int(pax["gid"]) if "gid" in pax else gid
             mtime = int(float(pax["mtime"])) if "mtime" in pax else mtime
+            xattrs = _xattrs(pax)
+            pax = {}
+        long_name = long_link = None
         kind = KINDS.get(flag)
         if kind is None:
             raise ImageFormatError(
                 f"{where}: member {name!r} has unsupported tar type {chr(flag)!r}"
             )
-        xattrs = _xattrs(pax) if pax else None
         if size < 0:
             raise ImageFormatError(f"{where}: member {name!r} has a negative size")
         offset = reader.offset
-        digest = None
-        if kind == "f" and hash_files:
-            hasher = hashlib.sha256()
-            reader.skip(size, hasher.update)
-            digest = hasher.hexdigest()
-            reader.skip(-size % BLOCK)
-        else:
-            reader.skip(size + (-size % BLOCK))
-            size = size if kind == "f" else 0
-        mode = _number(block[100:108], where) & 0o7777
-        members.append(
-            Member(name, kind, mode, uid, gid, size, mtime, link, xattrs, offset, digest)
-        )
-        pax = {}
-        long_name = long_link = None
+        skip(size + (-size % BLOCK))
+        if kind != "f":
+            size = 0
+        if layer:
+            if WHITEOUT in name:
+                name, kind = _layer_entry(name, kind, where)
+                if not kind:
+                    continue  # aufs bookkeeping entries
+            else:
+                name = clean_path(name, where)
+            if kind == "h":
+                link = clean_path(link, where)
+        member = (name, kind, mode & 0o7777, uid, gid, size, mtime, link, xattrs, offset, None)
+        append(new(Member, member))
     return members
