@@ -42,9 +42,28 @@ def start(
 
 
 def finish(proc: subprocess.Popen[str]) -> str:
-    output, _ = proc.communicate(timeout=300)
+    try:
+        output, _ = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 0, output
     return output
+
+
+def finish_all(procs: list[subprocess.Popen[str]]) -> list[str]:
+    """Wait for every build; on a failure the others are still reaped, never left running."""
+    outputs: list[str] = []
+    try:
+        for proc in procs:
+            outputs.append(finish(proc))
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
+    return outputs
 
 
 def mount_dir(cache: Path, ident: str) -> Path:
@@ -79,8 +98,7 @@ def test_locked_builds_take_turns(base: str, tmp_path: Path, mode: str) -> None:
         "date +%s > /c/start-$NAME && sleep 2 && date +%s > /c/end-$NAME\n"
     )
     procs = [start(tmp_path / n, cache, dockerfile, mode, f"NAME={n}") for n in ("a", "b")]
-    for proc in procs:
-        finish(proc)
+    finish_all(procs)
     found = mount_dir(cache, "one-at-a-time")
     spans = sorted(
         (int((found / f"start-{n}").read_text()), int((found / f"end-{n}").read_text()))
@@ -104,6 +122,5 @@ def test_shared_builds_use_the_directory_at_once(base: str, tmp_path: Path) -> N
         start(tmp_path / n, cache, dockerfile, "namespaces", f"NAME={n}", f"OTHER={o}")
         for n, o in (("a", "b"), ("b", "a"))
     ]
-    for proc in procs:
-        finish(proc)
+    finish_all(procs)
     assert sorted(os.listdir(mount_dir(cache, "together"))) == ["a", "b"]

@@ -154,6 +154,8 @@ class Builds:
             sys.executable, "-m", "pytest_imagebuild",
             "--context", str(context), "--dockerfile", str(context / "Dockerfile"),
             "--no-push", "--tar-path", str(out),
+            # a fresh local cache per build: RUN cache mounts persist in it across builds
+            "--cache-dir", str(out.parent / f"{out.stem}-cache"),
         ]  # fmt: skip
         for key, value in self.build_args(case, request).items():
             cmd += ["--build-arg", f"{key}={value}"]

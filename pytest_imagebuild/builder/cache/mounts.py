@@ -95,11 +95,12 @@ class CacheMounts:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 self._ensure(path, mount, seed)
             else:
-                fcntl.flock(fd, fcntl.LOCK_SH)
-                if not path.is_dir():  # make it alone, then share it
+                # Make it alone, then share it. Never wait for the exclusive lock while holding
+                # the shared one: two sharers upgrading at once would wait on each other.
+                if not path.is_dir():
                     fcntl.flock(fd, fcntl.LOCK_EX)
                     self._ensure(path, mount, seed)
-                    fcntl.flock(fd, fcntl.LOCK_SH)
+                fcntl.flock(fd, fcntl.LOCK_SH)
             yield path
         finally:
             os.close(fd)
