@@ -129,17 +129,6 @@ def pull_layout(
         raise ImageFormatError(f"config {config_desc.digest} of {what} is not JSON") from exc
     for layer in layers:
         _copy_blob(root, layer, store)
-    return PulledImage(
-        reference=None,
-        manifest_digest=resolved.digest,
-        manifest_media_type=resolved.media_type,
-        manifest=resolved.manifest,
-        config=config if isinstance(config, dict) else {},
-        config_digest=config_desc.digest,
-        config_media_type=config_desc.media_type,
-        layers=tuple(layers),
-        platform=resolved.platform or entry.platform,
-        index_digest=resolved.index_digest,
-        source=what,
-        annotations=dict(resolved.manifest.get("annotations") or {}),
+    return resolved.pulled(
+        config, config_desc, layers, reference=None, source=what, platform=entry.platform
     )

@@ -71,6 +71,32 @@ class ResolvedManifest:
     platform: Platform | None
     index_digest: str | None
 
+    def pulled(
+        self,
+        config: Any,
+        config_desc: Descriptor,
+        layers: list[Descriptor],
+        *,
+        reference: Reference | None,
+        source: str,
+        platform: Platform | None = None,
+    ) -> PulledImage:
+        """The pull's result once the config and layer blobs are in the store."""
+        return PulledImage(
+            reference=reference,
+            manifest_digest=self.digest,
+            manifest_media_type=self.media_type,
+            manifest=self.manifest,
+            config=config if isinstance(config, dict) else {},
+            config_digest=config_desc.digest,
+            config_media_type=config_desc.media_type,
+            layers=tuple(layers),
+            platform=self.platform or platform,
+            index_digest=self.index_digest,
+            source=source,
+            annotations=dict(self.manifest.get("annotations") or {}),
+        )
+
 
 def parse_manifest(data: bytes, media_type: str, what: str) -> tuple[dict[str, Any], str]:
     """JSON body -> (document, media type); media type from the body when the header lacks it."""

@@ -129,20 +129,7 @@ def _pull_from(
         raise RegistryError(f"config blob {config_desc.digest} of {ref} is not JSON") from exc
     for layer in layers:
         fetch_blob(client, ref, layer, store)
-    return PulledImage(
-        reference=ref,
-        manifest_digest=resolved.digest,
-        manifest_media_type=resolved.media_type,
-        manifest=resolved.manifest,
-        config=config if isinstance(config, dict) else {},
-        config_digest=config_desc.digest,
-        config_media_type=config_desc.media_type,
-        layers=tuple(layers),
-        platform=resolved.platform,
-        index_digest=resolved.index_digest,
-        source=str(ref),
-        annotations=dict(resolved.manifest.get("annotations") or {}),
-    )
+    return resolved.pulled(config, config_desc, layers, reference=ref, source=str(ref))
 
 
 def _mirror_ref(ref: Reference, mirror: str) -> Reference:
