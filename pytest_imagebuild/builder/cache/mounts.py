@@ -95,20 +95,29 @@ class CacheMounts:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 self._ensure(path, mount, seed)
             else:
-                # Make it alone, then share it. Never wait for the exclusive lock while holding
-                # the shared one: two sharers upgrading at once would wait on each other.
-                if not path.is_dir():
-                    fcntl.flock(fd, fcntl.LOCK_EX)
-                    self._ensure(path, mount, seed)
+                # Made under its own lock: waiting for this one exclusively could wait for a
+                # sharer's whole RUN (which may itself wait for us)
+                self._ensure(path, mount, seed)
                 fcntl.flock(fd, fcntl.LOCK_SH)
             yield path
         finally:
             os.close(fd)
 
     def _ensure(self, path: Path, mount: CacheMount, seed: Seeder | None) -> None:
-        """Make ``path`` when missing; the caller holds the exclusive lock."""
+        """Make ``path`` when missing, holding ``<name>.create`` so one process makes it."""
         if path.is_dir():
             return
+        fd = os.open(
+            self.root / f"{mount.name}.create", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
+        )
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if not path.is_dir():
+                self._make(path, mount, seed)
+        finally:
+            os.close(fd)
+
+    def _make(self, path: Path, mount: CacheMount, seed: Seeder | None) -> None:
         building = Path(tempfile.mkdtemp(prefix=f".{mount.name[:16]}-", dir=self.root))
         try:
             _create(building / "d", mount, seed)
