@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -215,3 +217,22 @@ def test_setup_errors_raise_sandbox_error(root: Path, tmp_path: Path) -> None:
         sandbox.run(root, ["true"])
     with pytest.raises(SandboxError, match="needs mount namespaces"):
         sandbox.run(root, ["true"], mounts=[Mount.tmpfs("/x")], mode=sandbox.forced("chroot"))
+
+
+def test_supervisor_keeps_no_descriptor_of_the_parent(root: Path, tmp_path: Path) -> None:
+    """Parallel stages write files while another stage's RUN forks: a write descriptor the
+    fork copied would keep that file busy, and exec of it would fail (ETXTBSY)."""
+    tool = tmp_path / "tool"
+    fd = os.open(tool, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o755)
+    os.write(fd, b"#!/bin/sh\nexit 0\n")
+    result: list[int] = []
+    running = threading.Thread(target=lambda: result.append(sh(root, "sleep 2")[0]))
+    running.start()
+    time.sleep(0.5)  # the RUN's supervisor has forked while fd was open
+    os.close(fd)
+    try:
+        done = subprocess.run([str(tool)], check=False)
+    finally:
+        running.join()
+    assert done.returncode == 0
+    assert result == [0]

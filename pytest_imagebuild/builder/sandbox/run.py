@@ -176,6 +176,17 @@ def run(
         stubs.restore()
 
 
+def _close_inherited(*keep: int) -> None:
+    """Close what the fork copied from other threads (stages unpack and write files in
+    parallel): a write descriptor held here would make exec of that file fail with ETXTBSY
+    in the stage that owns it."""
+    low = 3
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 65536)
+
+
 def _execute(spec: Spec, output: Output) -> int:
     out_r, out_w = os.pipe()
     status_r, status_w = os.pipe()
@@ -183,6 +194,7 @@ def _execute(spec: Spec, output: Output) -> int:
     if pid == 0:
         os.close(out_r)
         os.close(status_r)
+        _close_inherited(out_w, status_w)
         supervise(spec, out_w, status_w)  # never returns
     os.close(out_w)
     os.close(status_w)
