@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from pytest_imagebuild.builder.options import BuildOptions
 from pytest_imagebuild.errors import BuildError, ContextError, DockerfileError, UsageError
 from pytest_imagebuild.image import Image
 from tests.builder.build_support import make_base, write_tree
+from tests.support.httpfiles import serve_directory
 
 
 @pytest.fixture(scope="module")
@@ -165,21 +164,8 @@ def http_files(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     served = tmp_path / "served"
     served.mkdir()
 
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            super().__init__(*args, directory=str(served), **kwargs)  # type: ignore[arg-type]
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", served
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_directory(served) as url:
+        yield url, served
 
 
 def test_add_url_with_checksum(tmp_path: Path, http_files: tuple[str, Path]) -> None:

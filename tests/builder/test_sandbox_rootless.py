@@ -87,9 +87,8 @@ def leftovers(marker: str) -> list[str]:
     return found
 
 
-@pytest.fixture(scope="module")
-def full_results() -> Iterator[tuple[User, dict[str, Any]]]:
-    user = ensure_user(FULL_USER, subids=True)
+def _results_as(user: User) -> Iterator[tuple[User, dict[str, Any]]]:
+    """SNIPPET's results as ``user`` on a busybox root of its own, removed afterwards."""
     path = user_dir(user)
     make_busybox_root(path / "build" / "root")
     chown_tree(path / "build", user)
@@ -97,18 +96,16 @@ def full_results() -> Iterator[tuple[User, dict[str, Any]]]:
         yield user, run_as(user, SNIPPET, path)
     finally:
         remove_as(user, path)
+
+
+@pytest.fixture(scope="module")
+def full_results() -> Iterator[tuple[User, dict[str, Any]]]:
+    yield from _results_as(ensure_user(FULL_USER, subids=True))
 
 
 @pytest.fixture(scope="module")
 def single_results() -> Iterator[tuple[User, dict[str, Any]]]:
-    user = ensure_user(SINGLE_USER, subids=False)
-    path = user_dir(user)
-    make_busybox_root(path / "build" / "root")
-    chown_tree(path / "build", user)
-    try:
-        yield user, run_as(user, SNIPPET, path)
-    finally:
-        remove_as(user, path)
+    yield from _results_as(ensure_user(SINGLE_USER, subids=False))
 
 
 def test_full_map_header_line(full_results: tuple[User, dict[str, Any]]) -> None:

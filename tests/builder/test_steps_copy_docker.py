@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import http.server
 import io
 import os
 import stat
 import tarfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from pytest_imagebuild.builder.steps.base import Where
 from pytest_imagebuild.builder.steps.remote import download_name, url_hash
 from pytest_imagebuild.builder.steps.run import RunServices, _mounts
 from pytest_imagebuild.builder.steps.state import StageState
+from tests.support.httpfiles import serve_directory
 
 from .test_steps_copy import copy, ctx, root_of, stage
 
@@ -117,21 +116,8 @@ def http_dir(tmp_path: Path) -> Iterator[str]:
     served.mkdir()
     (served / "file.txt").write_bytes(b"downloaded over http\n")
 
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            super().__init__(*args, directory=str(served), **kwargs)  # type: ignore[arg-type]
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_directory(served) as url:
+        yield url
 
 
 def test_add_url_from_a_build_arg(ctx: Path, stage: StageState, http_dir: str) -> None:
