@@ -5,7 +5,6 @@ The package holds no assert statements, so pytest need not rewrite it: PYTEST_DO
 
 from __future__ import annotations
 
-from pytest_imagebuild.assertions import assert_env, assert_file, assert_layers, assert_no_files
 from pytest_imagebuild.errors import (
     BuildError,
     ContextError,
@@ -17,9 +16,15 @@ from pytest_imagebuild.errors import (
     SandboxError,
     UsageError,
 )
-from pytest_imagebuild.factory import ImageFactory
 from pytest_imagebuild.image import File, Healthcheck, HistoryEntry, Image, Layer, Mode
-from pytest_imagebuild.sources import BuildSpec
+from pytest_imagebuild.plugin.assertions import (
+    assert_env,
+    assert_file,
+    assert_layers,
+    assert_no_files,
+)
+from pytest_imagebuild.plugin.factory import ImageFactory
+from pytest_imagebuild.plugin.sources import BuildSpec
 
 __all__ = [
     "BuildError",

@@ -32,7 +32,7 @@ def modules_under(sub: str) -> list[Path]:
     [
         (
             "image",
-            ("pytest_imagebuild.builder", "pytest_imagebuild.plugin", "pytest_imagebuild.factory"),
+            ("pytest_imagebuild.builder", "pytest_imagebuild.plugin"),
         ),
         ("builder", ("pytest", "_pytest", "pytest_imagebuild.image", "pytest_imagebuild.plugin")),
     ],

@@ -35,7 +35,7 @@ from pytest_imagebuild import (
     assert_no_files,
 )
 from pytest_imagebuild.cli import make_parser
-from pytest_imagebuild.sources import MARKER_SIGNATURE
+from pytest_imagebuild.plugin.sources import MARKER_SIGNATURE
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "reference.md"
 FENCE = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)

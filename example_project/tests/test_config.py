@@ -2,7 +2,7 @@
 
 import pytest
 
-from pytest_imagebuild.assertions import assert_env
+from pytest_imagebuild import assert_env
 
 pytestmark = pytest.mark.dockerfile("../Dockerfile")
 

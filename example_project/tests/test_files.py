@@ -2,7 +2,7 @@
 
 import pytest
 
-from pytest_imagebuild.assertions import assert_file, assert_no_files
+from pytest_imagebuild import assert_file, assert_no_files
 
 pytestmark = pytest.mark.dockerfile("../Dockerfile")
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from pytest_imagebuild.assertions import assert_layers
+from pytest_imagebuild import assert_layers
 
 pytestmark = pytest.mark.dockerfile("../Dockerfile")
 

@@ -7,9 +7,14 @@ import re
 
 import pytest
 
-from pytest_imagebuild.assertions import assert_env, assert_file, assert_layers, assert_no_files
 from pytest_imagebuild.errors import UsageError
 from pytest_imagebuild.image import Image
+from pytest_imagebuild.plugin.assertions import (
+    assert_env,
+    assert_file,
+    assert_layers,
+    assert_no_files,
+)
 
 
 def message(excinfo: pytest.ExceptionInfo[AssertionError]) -> list[str]:
@@ -186,7 +191,7 @@ def test_assert_no_files(sample: Image) -> None:
 def test_helpers_hide_their_frames(project: pytest.Pytester) -> None:
     project.makepyfile("""
         import pytest
-        from pytest_imagebuild.assertions import assert_file
+        from pytest_imagebuild.plugin.assertions import assert_file
 
         @pytest.mark.dockerfile(image="images/app.tar")
         def test_ping(image):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_imagebuild.image import Image
-from pytest_imagebuild.repr import explain_comparison, format_mode
+from pytest_imagebuild.plugin.repr import explain_comparison, format_mode
 
 
 def run_assert(project: pytest.Pytester, statement: str) -> pytest.RunResult:

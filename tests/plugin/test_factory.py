@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_imagebuild.builds import BuildSettings, ImageBuilder
 from pytest_imagebuild.errors import UsageError
-from pytest_imagebuild.factory import (
+from pytest_imagebuild.plugin.builds import BuildSettings, ImageBuilder
+from pytest_imagebuild.plugin.factory import (
     BuildSpec,
     ImageFactory,
     TarballSource,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_imagebuild.imagecache import ImageStore, staged_tarball
-from pytest_imagebuild.summary import BuildRecord, format_size, summary_lines
+from pytest_imagebuild.plugin.imagecache import ImageStore, staged_tarball
+from pytest_imagebuild.plugin.summary import BuildRecord, format_size, summary_lines
 
 KEY = "ab" + "0" * 62
 

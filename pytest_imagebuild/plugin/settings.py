@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_imagebuild.builds import EXECUTORS, BuildSettings
+from pytest_imagebuild.plugin.builds import EXECUTORS, BuildSettings
 
 __all__ = ["add_build_options", "build_settings", "cache_root"]
 

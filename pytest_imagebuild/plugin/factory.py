@@ -1,11 +1,11 @@
 """The seam between the pytest plugin and the two halves: a source -> an open Image.
 
 A test names its image with a :class:`TarballSource` (opened as it is) or a
-:class:`BuildSpec` (built by :meth:`ImageFactory.build`), see :mod:`pytest_imagebuild.sources`.
+:class:`BuildSpec` (built by :meth:`ImageFactory.build`), see ``plugin.sources``.
 
 :class:`ImageFactory` owns every image opened during a pytest session: it reuses an open
 image while its file is unchanged and closes them all at the end. Building is delegated to
-an :class:`~pytest_imagebuild.builds.ImageBuilder` (cache key, lock, build or reuse).
+an :class:`~pytest_imagebuild.plugin.builds.ImageBuilder` (cache key, lock, build or reuse).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import os
 import tarfile
 from pathlib import Path
 
-from pytest_imagebuild.builds import ImageBuilder
 from pytest_imagebuild.errors import ImageFormatError, UsageError
 from pytest_imagebuild.image import Image
-from pytest_imagebuild.sources import (
+from pytest_imagebuild.plugin.builds import ImageBuilder
+from pytest_imagebuild.plugin.sources import (
     MARKER_SIGNATURE,
     BuildSpec,
     ImageSource,

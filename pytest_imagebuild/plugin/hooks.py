@@ -1,7 +1,7 @@
 """pytest entry point (pytest11 ``imagebuild``): options, ini keys, marker, fixtures, hooks.
 
-The logic lives in :mod:`pytest_imagebuild.factory` (which image, opened or built),
-:mod:`pytest_imagebuild.repr` (assertion explanations) and :mod:`pytest_imagebuild.report`.
+The logic lives in the modules beside it: ``factory`` (which image, opened or built),
+``repr`` (assertion explanations) and ``report``.
 """
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ from collections.abc import Generator
 
 import pytest
 
-from pytest_imagebuild.builds import BuildSettings, ImageBuilder
 from pytest_imagebuild.errors import ImageBuildError
-from pytest_imagebuild.factory import ImageFactory
 from pytest_imagebuild.image import Image
-from pytest_imagebuild.report import build_header_line, header_line, image_summary
-from pytest_imagebuild.repr import explain_comparison
-from pytest_imagebuild.settings import add_build_options, build_settings
-from pytest_imagebuild.sources import (
+from pytest_imagebuild.plugin.builds import BuildSettings, ImageBuilder
+from pytest_imagebuild.plugin.factory import ImageFactory
+from pytest_imagebuild.plugin.report import build_header_line, header_line, image_summary
+from pytest_imagebuild.plugin.repr import explain_comparison
+from pytest_imagebuild.plugin.settings import add_build_options, build_settings
+from pytest_imagebuild.plugin.sources import (
     MARKER_SIGNATURE,
     ImageSource,
     TarballSource,
@@ -25,7 +25,7 @@ from pytest_imagebuild.sources import (
     source_from_marker,
     source_from_param,
 )
-from pytest_imagebuild.summary import BuildRecord, summary_lines
+from pytest_imagebuild.plugin.summary import BuildRecord, summary_lines
 
 __all__ = [
     "image",

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 from pytest_imagebuild.builder import sandbox
-from pytest_imagebuild.builds import BuildSettings
 from pytest_imagebuild.errors import ImageBuildError
 from pytest_imagebuild.image import Image
-from pytest_imagebuild.repr import format_layer, shorten
+from pytest_imagebuild.plugin.builds import BuildSettings
+from pytest_imagebuild.plugin.repr import format_layer, shorten
 
 __all__ = ["build_header_line", "header_line", "image_platform", "image_summary"]
 

@@ -13,7 +13,7 @@ from types import EllipsisType
 
 from pytest_imagebuild.errors import UsageError
 from pytest_imagebuild.image import File, Image
-from pytest_imagebuild.repr import (
+from pytest_imagebuild.plugin.repr import (
     format_file,
     format_layer,
     format_mode,

@@ -21,16 +21,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_imagebuild.bases import BaseResolver, image_refs, plan_for
 from pytest_imagebuild.builder import registry, userns
 from pytest_imagebuild.builder.build import BuildResult, build
 from pytest_imagebuild.builder.options import BuildOptions
 from pytest_imagebuild.builder.plan import Plan, host_platform_string
-from pytest_imagebuild.buildkey import build_key, context_digest, dockerfile_digest
 from pytest_imagebuild.errors import ImageBuildError, Location, RegistryError
-from pytest_imagebuild.imagecache import ImageEntry, ImageStore, staged_tarball
-from pytest_imagebuild.sources import BuildSpec
-from pytest_imagebuild.summary import BUILT, FAILED, REUSED, BuildRecord
+from pytest_imagebuild.plugin.bases import BaseResolver, image_refs, plan_for
+from pytest_imagebuild.plugin.buildkey import build_key, context_digest, dockerfile_digest
+from pytest_imagebuild.plugin.imagecache import ImageEntry, ImageStore, staged_tarball
+from pytest_imagebuild.plugin.sources import BuildSpec
+from pytest_imagebuild.plugin.summary import BUILT, FAILED, REUSED, BuildRecord
 
 __all__ = ["EXECUTORS", "BuildSettings", "ImageBuilder"]
 

@@ -5,7 +5,7 @@ context file the build may read (all files ``.dockerignore`` keeps, hashed by th
 :class:`ContextHasher`: relative path, type, mode, size, content); the build arguments as
 given (``K=V``, sorted); the target stage (its index, so no target and the last stage's
 name are one image); the platform; the digests of the base images
-(:mod:`pytest_imagebuild.bases`); the executor; the plugin's version and this key format.
+(:mod:`pytest_imagebuild.plugin.bases`); the executor; the plugin's version and this key format.
 """
 
 from __future__ import annotations
