@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -188,6 +189,17 @@ def options_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Buil
     )
 
 
+def internal_error(exc: BaseException) -> str:
+    """One line for a defect of the tool itself, with where it happened and what to do."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    return (
+        f"imagebuild: internal error: {type(exc).__name__}: {exc}{where}\n"
+        "  hint: this is a defect of imagebuild, not of your build; please report it with "
+        "the Dockerfile that caused it (IMAGEBUILD_TRACEBACK=1 prints the traceback)"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
@@ -203,6 +215,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a defect: say so in one line, never as a traceback
+        if os.environ.get("IMAGEBUILD_TRACEBACK") == "1":
+            traceback.print_exception(exc, file=sys.stderr)
+        print(internal_error(exc), file=sys.stderr)
+        return 70
     if verbose:
         print(f"built {result.manifest_digest} (image id {result.image_id})", file=sys.stderr)
     return 0

@@ -22,6 +22,7 @@ from typing import BinaryIO
 import tarsafe  # type: ignore[import-untyped]
 
 from pytest_imagebuild.errors import ContextError, UsageError
+from pytest_imagebuild.regex import RegexSet
 
 __all__ = [
     "BuildContext",
@@ -34,18 +35,15 @@ __all__ = [
 
 @dataclass(frozen=True)
 class IgnorePattern:
-    """One compiled ignore pattern."""
+    """One ignore pattern and the regular expression it stands for."""
 
     text: str
     exclusion: bool
-    regex: re.Pattern[str]
-
-    def match(self, path: str) -> bool:
-        return self.regex.match(path) is not None
+    regex: str
 
 
-def _compile(pattern: str) -> re.Pattern[str]:
-    out = ["^"]
+def _compile(pattern: str) -> str:
+    out: list[str] = []
     i, n = 0, len(pattern)
     in_class = False
     while i < n:
@@ -83,15 +81,15 @@ def _compile(pattern: str) -> re.Pattern[str]:
             out.append("[")
         else:
             out.append(re.escape(ch))
-    out.append("$")
-    try:
-        return re.compile("".join(out), re.DOTALL)
-    except re.error as exc:
-        raise ContextError(f"bad ignore pattern {pattern!r}: {exc}") from exc
+    return "".join(out)
 
 
 class PatternMatcher:
-    """Docker's ignore-pattern semantics over "/"-separated relative paths."""
+    """Docker's ignore-pattern semantics over "/"-separated relative paths.
+
+    The patterns come from the context, so they are matched all at once by the linear-time
+    engine of ``pytest_imagebuild.regex``: a hostile pattern cannot make matching explode.
+    """
 
     def __init__(self, patterns: list[str]) -> None:
         self.patterns: list[IgnorePattern] = []
@@ -106,24 +104,33 @@ class PatternMatcher:
                     raise ContextError('illegal exclusion pattern: "!"')
             text = posixpath.normpath(text)
             self.patterns.append(IgnorePattern(text, exclusion, _compile(text)))
+        try:
+            self._set = RegexSet([p.regex for p in self.patterns])
+        except ValueError as exc:
+            raise ContextError(
+                f"bad ignore pattern: {exc}",
+                hint="patterns use Go's filepath.Match syntax, plus ** and ! exceptions",
+            ) from None
         self.has_exclusions = any(p.exclusion for p in self.patterns)
         self._cache: dict[str, bool] = {}
+        self._hits: dict[str, frozenset[int]] = {}
+
+    def _matching(self, path: str) -> frozenset[int]:
+        hits = self._hits.get(path)
+        if hits is None:
+            hits = self._hits[path] = self._set.matching(path)
+        return hits
 
     def matches(self, path: str) -> bool:
         """True when ``path`` or one of its parent directories is ignored (last match wins)."""
-        matched = False
+        hits = set(self._set.matching(path))
         parent = posixpath.dirname(path)
         parts = parent.split("/") if parent else []
-        for pattern in self.patterns:
-            if pattern.exclusion != matched:
-                continue
-            hit = pattern.match(path)
-            if not hit:
-                for i in range(len(parts)):
-                    if pattern.match("/".join(parts[: i + 1])):
-                        hit = True
-                        break
-            if hit:
+        for i in range(len(parts)):
+            hits.update(self._matching("/".join(parts[: i + 1])))
+        matched = False
+        for index, pattern in enumerate(self.patterns):
+            if pattern.exclusion == matched and index in hits:
                 matched = not pattern.exclusion
         return matched
 

@@ -170,3 +170,23 @@ def test_run_in_chroot_mode(busybox_rootfs: Path, tmp_path: Path) -> None:
     assert "chroot" in proc.stderr.split("imagebuild: sandbox: ")[1].splitlines()[0]
     with Image.open(out) as image:
         assert image.file("/tmp/uid").read_text() == "1000\n"
+
+
+def test_a_defect_is_one_line_with_exit_70_and_the_traceback_only_on_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_imagebuild import cli
+
+    def defect(*_args: object, **_kwargs: object) -> None:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(cli, "build", defect)
+    argv = ["--context", str(tmp_path), "--no-push"]
+    assert cli.main(argv) == 70
+    err = capsys.readouterr().err
+    assert err.startswith("imagebuild: internal error: ZeroDivisionError: division by zero at ")
+    assert "Traceback" not in err
+    assert "hint: this is a defect of imagebuild" in err
+    monkeypatch.setenv("IMAGEBUILD_TRACEBACK", "1")
+    assert cli.main(argv) == 70
+    assert "Traceback (most recent call last)" in capsys.readouterr().err

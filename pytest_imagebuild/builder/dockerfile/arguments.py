@@ -46,7 +46,7 @@ def parse_json_array(rest: str) -> tuple[str, ...] | None:
         return None
     try:
         value = json.loads(rest, parse_constant=_reject_constant)
-    except ValueError:
+    except (ValueError, RecursionError):  # nesting too deep for the decoder is not an array
         return None
     if not isinstance(value, list):
         return None

@@ -17,39 +17,46 @@ __all__ = ["Lexer", "expand_heredoc", "expand_word", "split_words"]
 
 _SPECIAL_PARAMS = frozenset("@*#?-$!0")
 
+# Docker has no limit; Python's stack has one. Nesting beyond this is refused as an error.
+MAX_NESTING = 100
+
 
 class _Words:
     """Collects the words of a text: unquoted expansions split on blanks."""
 
-    __slots__ = ("in_word", "word", "words")
+    __slots__ = ("in_word", "length", "pieces", "words")
 
     def __init__(self) -> None:
         self.words: list[str] = []
-        self.word = ""
+        self.pieces: list[str] = []  # of the current word, joined once: long words stay linear
+        self.length = 0
         self.in_word = False
 
     def add_char(self, ch: str) -> None:
         if is_space(ch):
-            if self.in_word and self.word:
-                self.words.append(self.word)
-                self.word = ""
-                self.in_word = False
+            if self.in_word and self.length:
+                self._end_word()
         else:
             self.add_raw(ch)
 
     def add_raw(self, text: str) -> None:
-        self.word += text
+        self.pieces.append(text)
+        self.length += len(text)
         self.in_word = True
 
     def add_string(self, text: str) -> None:
         for ch in text:
             self.add_char(ch)
 
+    def _end_word(self) -> None:
+        self.words.append("".join(self.pieces))
+        self.pieces.clear()
+        self.length = 0
+        self.in_word = False
+
     def result(self) -> list[str]:
-        if self.word:
-            self.words.append(self.word)
-            self.word = ""
-            self.in_word = False
+        if self.length:
+            self._end_word()
         return self.words
 
 
@@ -75,6 +82,7 @@ class Lexer:
         self.raw_escapes = raw_escapes
         self.skip_quotes = skip_quotes
         self.skip_unset = skip_unset
+        self.depth = 0
 
     def _peek(self) -> str:
         return self.text[self.pos] if self.pos < len(self.text) else ""
@@ -246,12 +254,17 @@ class Lexer:
         return trim_prefix(word, value or "", greedy)
 
     def _braced_word(self, stops: str, *, raw_escapes: bool) -> str:
+        if self.depth >= MAX_NESTING:
+            raise ValueError(f"substitutions nested more than {MAX_NESTING} deep")
+        self.depth += 1
         try:
             word, _, _ = self._until(stops, raw_escapes)
         except ValueError:
             if self.pos >= len(self.text):
                 raise ValueError("syntax error: missing '}'") from None
             raise
+        finally:
+            self.depth -= 1
         return word
 
     def _replace(self, name: str) -> str:
@@ -270,7 +283,8 @@ class Lexer:
 
 
 def _fail(text: str, error: ValueError) -> DockerfileError:
-    return DockerfileError(f"failed to process {text!r}: {error}")
+    shown = text if len(text) <= 200 else text[:200] + "..."
+    return DockerfileError(f"failed to process {shown!r}: {error}")
 
 
 def expand_word(word: str, env: Mapping[str, str], escape: str = "\\") -> str:

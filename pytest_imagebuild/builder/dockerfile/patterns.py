@@ -1,15 +1,21 @@
-"""Shell glob patterns (``*``, ``?``, ``\\*``) for ``${v#p}``, ``${v%p}`` and ``${v/p/r}``."""
+"""Shell glob patterns (``*``, ``?``, ``\\*``) for ``${v#p}``, ``${v%p}`` and ``${v/p/r}``.
+
+Patterns come from the Dockerfile, so they run on the linear-time engine of
+``pytest_imagebuild.regex``, never on a backtracking one.
+"""
 
 from __future__ import annotations
 
 import re
+
+from pytest_imagebuild.regex import Regex
 
 __all__ = ["replace", "to_regex", "trim_prefix", "trim_suffix"]
 
 _REGEX_SPECIAL = frozenset("[]{}.+()|^$")
 
 
-def to_regex(pattern: str, *, greedy: bool, anchored: bool) -> re.Pattern[str]:
+def to_regex(pattern: str, *, greedy: bool, anchored: bool) -> Regex:
     """Translate a shell pattern; raises ValueError for an escape other than ``\\*``,
     ``\\?`` or ``\\\\`` (``\\}`` and ``\\/`` drop the backslash)."""
     out = ["^"] if anchored else []
@@ -34,12 +40,12 @@ def to_regex(pattern: str, *, greedy: bool, anchored: bool) -> re.Pattern[str]:
             out.append("\\" + ch)
         else:
             out.append(re.escape(ch) if not ch.isalnum() else ch)
-    return re.compile("".join(out))
+    return Regex("".join(out))
 
 
 def trim_prefix(pattern: str, value: str, greedy: bool) -> str:
-    match = to_regex(pattern, greedy=greedy, anchored=True).search(value)
-    return value[match.end() :] if match else value
+    span = to_regex(pattern, greedy=greedy, anchored=True).search(value)
+    return value[span[1] :] if span else value
 
 
 def _reverse_pattern(pattern: str) -> str:
@@ -61,4 +67,4 @@ def trim_suffix(pattern: str, value: str, greedy: bool) -> str:
 
 def replace(pattern: str, replacement: str, value: str, replace_all: bool) -> str:
     regex = to_regex(pattern, greedy=True, anchored=False)
-    return regex.sub(lambda _match: replacement, value, count=0 if replace_all else 1)
+    return regex.replace(replacement, value, count=0 if replace_all else 1)

@@ -14,6 +14,7 @@ from pytest_imagebuild.builder.context import BuildContext, PatternMatcher
 from pytest_imagebuild.builder.dockerfile.expand import expand_heredoc
 from pytest_imagebuild.builder.fs.paths import MAX_LINKS, RootResolver
 from pytest_imagebuild.errors import BuildError, ContextError, ImageBuildError
+from pytest_imagebuild.regex import Regex
 
 from .archive import extract_archive, is_archive
 from .base import Where
@@ -62,7 +63,7 @@ def _normalize_dest(workdir: str, dest: str) -> str:
     return joined + "/" if dest.endswith("/") and joined != "/" else joined
 
 
-def _go_match_regex(pattern: str) -> re.Pattern[str]:
+def _go_match_regex(pattern: str) -> Regex:
     out, i = [], 0
     while i < len(pattern):
         ch = pattern[i]
@@ -83,7 +84,7 @@ def _go_match_regex(pattern: str) -> re.Pattern[str]:
             i += 1
         else:
             out.append(re.escape(ch))
-    return re.compile("".join(out) + r"\Z", re.DOTALL)
+    return Regex("".join(out))
 
 
 def _glob(root: Path, pattern: str, hidden: Callable[[str], bool]) -> list[str]:
@@ -107,7 +108,7 @@ def _glob(root: Path, pattern: str, hidden: Callable[[str], bool]) -> list[str]:
             for name in names:
                 cand = f"{base}/{name}" if base else name
                 last = index == len(parts) - 1
-                if regex.match(name) and not hidden(cand) and (last or (root / cand).is_dir()):
+                if regex.fullmatch(name) and not hidden(cand) and (last or (root / cand).is_dir()):
                     nxt.append(cand)
         found = nxt
     return found
@@ -126,7 +127,14 @@ def _resolve_sources(
                 hint="sources are relative to the context; move the file into it",
             )
         clean = posixpath.normpath("/" + word).lstrip("/") or "."
-        matches = _glob(root, clean, hidden) if _WILDCARD.search(clean) else None
+        try:
+            matches = _glob(root, clean, hidden) if _WILDCARD.search(clean) else None
+        except ValueError as exc:
+            raise ContextError(
+                f"{keyword}: bad source pattern {word!r}: {exc}",
+                location=where.location,
+                hint="wildcards use Go's filepath.Match syntax: * ? [a-z] and \\ to escape",
+            ) from None
         if matches is None:
             rel = "" if clean == "." else clean
             if not os.path.lexists(root / rel if rel else root) or (rel and hidden(rel)):
