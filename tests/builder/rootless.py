@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import hashlib
 import json
 import os
 import pwd
@@ -25,7 +26,7 @@ SYSTEM_PYTHON = "/usr/bin/python3"  # the test users cannot read root's own inte
 FULL_USER = "imagebuild-test"
 SINGLE_USER = "imagebuild-nosub"
 SUBID_START, SUBID_COUNT = 200000, 65536
-DEPS = ("httpx", "tarsafe", "isal", "zstandard")
+DEPS = ("httpx", "tarsafe", "isal", "zstandard", "google-re2")
 DEPS_DIR = Path("/var/tmp/pytest-imagebuild-tests/rootless-deps")
 
 
@@ -35,7 +36,7 @@ def project_path() -> str:
 
     The dependencies are installed once (binary wheels for CPython 3.11) into DEPS_DIR.
     """
-    marker = DEPS_DIR / ".complete"
+    marker = DEPS_DIR / (".complete-" + hashlib.sha256(" ".join(DEPS).encode()).hexdigest()[:12])
     with open(Path(tempfile.gettempdir()) / "imagebuild-test-deps.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not marker.exists():

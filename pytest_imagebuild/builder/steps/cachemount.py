@@ -8,7 +8,6 @@ a RUN's caches for the length of the command.
 from __future__ import annotations
 
 import contextlib
-import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from pytest_imagebuild.builder import sandbox
 from pytest_imagebuild.builder.cache import SHARING, CacheMount, CacheMounts
 
 from .base import Where
+from .mountsource import resolve_source
 
 __all__ = ["CacheRequest", "cache_request", "hold_caches"]
 
@@ -55,7 +55,7 @@ def cache_request(
     mount = CacheMount(ident, sharing, mode, uid, gid, seed_from)
     if not source or from_root is None:
         return CacheRequest(mount, target, None)
-    origin = from_root(source) / posixpath.normpath("/" + inner).lstrip("/")
+    origin = resolve_source(from_root(source), inner, lambda text: where.error("cache " + text))
 
     def seed(dest: Path) -> None:
         if not origin.is_dir():

@@ -29,12 +29,20 @@ class Fetched:
     history_hash: str
 
 
+def _safe_name(name: str | None) -> str | None:
+    """``name`` when it can only name a file in the destination directory, else None."""
+    if not name or name in (".", "..") or "/" in name or "\0" in name:
+        return None
+    return name
+
+
 def download_name(url: str, disposition: str | None) -> str:
     """The file name docker gives a download: the URL path's last part, else the
-    ``Content-Disposition`` filename, else ``__unnamed__``."""
+    ``Content-Disposition`` filename, else ``__unnamed__``; a name that could leave the
+    destination directory (``..``, ``.``, a ``/`` or NUL in it) counts as no name."""
     path = urllib.parse.urlparse(url).path
     if path and not path.endswith("/"):
-        name = posixpath.basename(path)
+        name = _safe_name(posixpath.basename(path))
         if name:
             return name
     if disposition:
@@ -42,8 +50,10 @@ def download_name(url: str, disposition: str | None) -> str:
         message["Content-Disposition"] = disposition
         param = message.get_param("filename", header="Content-Disposition")
         filename = param if isinstance(param, str) else None
-        if filename and not filename.endswith("/") and posixpath.basename(filename):
-            return posixpath.basename(filename)
+        if filename and not filename.endswith("/"):
+            name = _safe_name(posixpath.basename(filename))
+            if name:
+                return name
     return UNNAMED
 
 

@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Literal
 
 from pytest_imagebuild.builder import sandbox
-from pytest_imagebuild.errors import BuildError
+from pytest_imagebuild.builder.context import BuildContext
+from pytest_imagebuild.errors import BuildError, SandboxError
 
 from .base import Where
 from .cachemount import CacheRequest, cache_request, hold_caches
 from .copyfs import Copier, Ownership
+from .mountsource import context_view, resolve_source
 from .state import StageState
 from .users import resolve_user
 
@@ -35,6 +37,7 @@ class RunServices:
     work_dir: Path
     cache_dir: Path  # where ``--mount=type=cache`` directories persist (``CacheMounts``)
     context_root: Path
+    context: BuildContext | None = None  # its .dockerignore hides files from bind mounts too
     secrets: dict[str, Path] = field(default_factory=dict)
     from_root: Callable[[str], Path] | None = None
     log: Callable[[str], None] | None = None
@@ -130,16 +133,19 @@ def _mounts(where: Where, state: StageState, services: RunServices, scratch: Pat
         elif kind == "bind":
             if not target:
                 raise where.error("bind mount needs target=")
-            if opts.get("from") and services.from_root is not None:
-                base = services.from_root(opts["from"])
-            else:
-                base = services.context_root
+            from_root = services.from_root if opts.get("from") else None
+            from_context = from_root is None
+            base = services.context_root if from_root is None else from_root(opts["from"])
             inner = opts.get("source") or opts.get("src") or ""
-            host = base / posixpath.normpath("/" + inner).lstrip("/")
+            host = resolve_source(base, inner, lambda text: where.error("bind " + text))
             readonly = opts.get("rw", opts.get("readwrite", "false")).lower() != "true"
-            if not readonly:  # writes go to a copy that this RUN alone sees
-                if not os.path.lexists(host):
-                    raise where.error(f"bind mount source {inner or '/'!r} does not exist")
+            view = scratch / f"view-{len(mounts)}"
+            if from_context and services.context is not None:
+                try:
+                    host = context_view(services.context, host, view, copy=not readonly) or host
+                except SandboxError as error:
+                    raise where.error(error.message, hint=error.hint) from None
+            if not readonly and host != view:  # writes go to a copy that this RUN alone sees
                 copy = scratch / f"rw-{len(mounts)}"
                 sandbox.copy_tree(host, copy)
                 host = copy

@@ -169,6 +169,7 @@ class StageRunner:
                 work_dir=self.env.work_dir,
                 cache_dir=self.env.cache_mounts_dir,
                 context_root=self.env.context.root,
+                context=self.env.context,
                 secrets=self.env.secrets,
                 from_root=lambda ref: self.env.from_root(ref, self.stage.index),
                 log=self.env.log,

@@ -42,8 +42,30 @@ def _lookup_group(root: Path, name: str) -> list[str] | None:
     return None
 
 
+MAX_ID = 4294967294  # ids are 32 bits; 4294967295 is (uid_t)-1, "no id"
+
+
 def _number(text: str) -> int | None:
-    return int(text) if text.isdigit() else None
+    """A numeric id, None for a name; an id beyond 32 bits is an error, not an overflow."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    if value > MAX_ID:
+        raise BuildError(
+            f"invalid user or group id {text}: ids range from 0 to {MAX_ID}",
+            hint="use a smaller id, or a name from the image's /etc/passwd or /etc/group",
+        )
+    return value
+
+
+def _field_id(fields: list[str], index: int, path: str) -> int:
+    value = _number(fields[index])
+    if value is None:
+        raise BuildError(
+            f"{path}: entry {fields[0]!r} has a non-numeric id {fields[index]!r}",
+            hint=f"fix the image's {path}",
+        )
+    return value
 
 
 def resolve_user(root: Path, spec: str) -> Identity:
@@ -59,11 +81,12 @@ def resolve_user(root: Path, spec: str) -> Identity:
             )
         gid, home = 0, "/"
     else:
-        uid, gid, home = int(entry[2]), int(entry[3]), entry[5] or "/"
+        uid, gid = _field_id(entry, 2, "/etc/passwd"), _field_id(entry, 3, "/etc/passwd")
+        home = entry[5] or "/"
     if group:
         gentry = _lookup_group(root, group)
         if gentry is not None:
-            gid = int(gentry[2])
+            gid = _field_id(gentry, 2, "/etc/group")
         elif (number := _number(group)) is not None:
             gid = number
         else:
@@ -94,7 +117,7 @@ def parse_chown(root: Path, spec: str) -> tuple[int, int]:
                 f"user {user}: no such user: {user}",
                 hint="COPY --chown names must exist in the image's /etc/passwd",
             )
-        uid = int(entry[2])
+        uid = _field_id(entry, 2, "/etc/passwd")
     gid = _number(group)
     if gid is None:
         gentry = _lookup_group(root, group)
@@ -104,5 +127,5 @@ def parse_chown(root: Path, spec: str) -> tuple[int, int]:
                 f"group {group}: no such group: {group}",
                 hint="COPY --chown group names must exist in the image's /etc/group",
             )
-        gid = int(gentry[2])
+        gid = _field_id(gentry, 2, "/etc/group")
     return uid, gid
