@@ -19,6 +19,7 @@ __all__ = [
     "OCI_MANIFEST",
     "Descriptor",
     "Platform",
+    "machine_platform",
 ]
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -81,3 +82,30 @@ class Descriptor:
                 plat["variant"] = self.platform.variant
             out["platform"] = plat
         return out
+
+
+# Host machine names (uname -m) -> OCI architecture and variant: the one table.
+_MACHINES: dict[str, tuple[str, str | None]] = {
+    "x86_64": ("amd64", None),
+    "amd64": ("amd64", None),
+    "aarch64": ("arm64", "v8"),
+    "arm64": ("arm64", "v8"),
+    "armv8l": ("arm64", "v8"),
+    "armv7l": ("arm", "v7"),
+    "armv6l": ("arm", "v6"),
+    "armv5tel": ("arm", "v5"),
+    "i386": ("386", None),
+    "i686": ("386", None),
+    "ppc64le": ("ppc64le", None),
+    "s390x": ("s390x", None),
+    "riscv64": ("riscv64", None),
+    "mips64": ("mips64", None),
+    "loongarch64": ("loong64", None),
+}
+
+
+def machine_platform(machine: str) -> Platform:
+    """The linux platform for a machine name as ``uname -m`` prints it."""
+    machine = machine.lower()
+    arch, variant = _MACHINES.get(machine, (machine, None))
+    return Platform("linux", arch, variant)

@@ -10,17 +10,15 @@ from dataclasses import dataclass, field
 from pytest_imagebuild.builder.dockerfile.expand import expand_word
 from pytest_imagebuild.builder.dockerfile.model import Dockerfile, Instruction
 from pytest_imagebuild.errors import DockerfileError, Location, UsageError
-from pytest_imagebuild.oci import Platform
+from pytest_imagebuild.oci import Platform, machine_platform
 
 __all__ = ["Plan", "Stage", "host_platform_string", "make_plan", "platform_args"]
 
 _STAGE_NAME = re.compile(r"^[a-z][a-z0-9_.-]*$")
-_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
 
 def host_platform_string() -> str:
-    machine = host_platform.machine().lower()
-    return "linux/" + _ARCH.get(machine, machine)
+    return str(machine_platform(host_platform.machine()))
 
 
 def platform_args(build: str, target: str) -> dict[str, str]:

@@ -18,7 +18,6 @@ __all__ = ["ImageRef", "LayerRef", "find_image", "list_platforms"]
 
 INDEX_TYPES = (oci.OCI_INDEX, oci.DOCKER_MANIFEST_LIST)
 HEX_NAME = re.compile(r"(?:^|/)(?:sha256[:/])?([0-9a-f]{64})(?:\.tar(?:\.gz|\.zst)?)?$")
-MACHINES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
 
 @dataclass(frozen=True)
@@ -42,10 +41,7 @@ class ImageRef:
 
 
 def host_platform() -> str:
-    machine = host.machine().lower()
-    if machine.startswith("armv7"):
-        return "linux/arm/v7"
-    return "linux/" + MACHINES.get(machine, machine)
+    return str(oci.machine_platform(host.machine()))
 
 
 def _json(data: bytes, name: str) -> Any:

@@ -8,21 +8,24 @@ cleaned into the root and whiteouts become entries of kind "w" (whiteout) or "o"
 
 from __future__ import annotations
 
-import base64
-import zlib
 from typing import NamedTuple
 
 from pytest_imagebuild.errors import ImageFormatError
 from pytest_imagebuild.image.tarreader import ChunkReader, FileReader
+from pytest_imagebuild.tarcodec import (
+    BLOCK,
+    META_TYPES,
+    TarFormatError,
+    parse_number,
+    parse_pax,
+    verify_checksum,
+    xattrs_from_pax,
+)
 
 __all__ = ["Member", "clean_path", "iter_members"]
 
-BLOCK = 512
 ZERO_BLOCK = bytes(BLOCK)
 TRAIL = b" \x00"
-HALF = bytes(b >> 1 for b in range(256))
-LOW_BIT = bytes(b & 1 for b in range(256))
-META = frozenset(b"xXgLK")
 LINKS = frozenset(b"12")
 NUMBERS = ((124, 136), (100, 108), (108, 116), (116, 124), (136, 148))
 KINDS = {
@@ -58,71 +61,8 @@ class Member(NamedTuple):
     sha256: str | None
 
 
-def _number(field: bytes, where: str) -> int:
-    if field and field[0] & 0x80:  # base-256, GNU extension
-        value = int.from_bytes(field, "big", signed=False) & ~(0x80 << (8 * (len(field) - 1)))
-        if field[0] & 0x40:
-            value -= 1 << (8 * len(field) - 1)
-        return value
-    try:
-        return int(field.rstrip(TRAIL) or b"0", 8)
-    except ValueError:
-        pass
-    text = field.split(b"\x00", 1)[0].strip(b" ")
-    try:
-        return int(text, 8) if text else 0
-    except ValueError:
-        raise ImageFormatError(f"{where}: bad number {text!r} in tar header") from None
-
-
-def _signed_sum(block: bytes) -> int:
-    """The checksum as some old tar writers computed it, with signed bytes."""
-    return sum(b - 256 if b > 127 else b for b in block[:148] + b" " * 8 + block[156:])
-
-
-def _check_sum(block: bytes, stored: int, where: str) -> None:
-    # The sum of all bytes, exactly: the halved bytes summed by adler32 (at most
-    # 512 * 127 < 65521, so no modulo), plus the low bits; the checksum field
-    # itself counts as eight spaces.
-    total = 2 * ((zlib.adler32(block.translate(HALF)) & 0xFFFF) - 1)
-    total += block.translate(LOW_BIT).count(1) - sum(block[148:156]) + 256
-    if stored != total and stored != _signed_sum(block):
-        name = _text(block[:100])
-        raise ImageFormatError(f"{where}: corrupt tar header (checksum) at member {name!r}")
-
-
 def _text(field: bytes) -> str:
     return field.split(b"\x00", 1)[0].decode("utf-8", "surrogateescape")
-
-
-def _pax_records(data: bytes, where: str) -> dict[str, bytes]:
-    out: dict[str, bytes] = {}
-    pos = 0
-    while pos < len(data):
-        space = data.find(b" ", pos)
-        try:
-            length = int(data[pos:space])
-        except ValueError:
-            if not data[pos:].strip(b"\x00"):
-                break
-            raise ImageFormatError(f"{where}: malformed PAX header") from None
-        record = data[space + 1 : pos + length]
-        if length <= 0 or not record.endswith(b"\n") or b"=" not in record:
-            raise ImageFormatError(f"{where}: malformed PAX header")
-        key, _, value = record[:-1].partition(b"=")
-        out[key.decode("utf-8", "surrogateescape")] = value
-        pos += length
-    return out
-
-
-def _xattrs(pax: dict[str, bytes]) -> dict[str, bytes] | None:
-    found: dict[str, bytes] = {}
-    for key, value in pax.items():
-        if key.startswith("SCHILY.xattr."):
-            found[key[13:]] = value
-        elif key.startswith("LIBARCHIVE.xattr."):
-            found[key[17:]] = base64.b64decode(value + b"=" * (-len(value) % 4))
-    return found or None
 
 
 def clean_path(name: str, where: str) -> str:
@@ -153,11 +93,20 @@ def _layer_entry(name: str, kind: str, where: str) -> tuple[str, str]:
 
 def iter_members(reader: ChunkReader | FileReader, layer: bool) -> list[Member]:
     """Read every header, passing over member data; ``layer`` cleans names (see above)."""
+    try:
+        return _members(reader, layer)
+    except TarFormatError as exc:
+        at = reader.offset if exc.offset is None else exc.offset
+        raise ImageFormatError(f"{reader.name}: {exc.message} (near offset {at})") from None
+
+
+def _members(reader: ChunkReader | FileReader, layer: bool) -> list[Member]:
     members: list[Member] = []
     append = members.append
     new = tuple.__new__
     take, skip = reader.take, reader.skip
     pax: dict[str, bytes] = {}
+    global_pax: dict[str, bytes] = {}
     long_name: str | None = None
     long_link: str | None = None
     where = reader.name
@@ -177,18 +126,22 @@ def iter_members(reader: ChunkReader | FileReader, layer: bool) -> list[Member]:
             uid = int(block[108:116].rstrip(TRAIL), 8)
             gid = int(block[116:124].rstrip(TRAIL), 8)
             mtime = int(block[136:148].rstrip(TRAIL), 8)
-            _check_sum(block, stored, where)
-        except ValueError:  # empty, base-256 or oddly padded fields
-            _check_sum(block, _number(block[148:156], where), where)
-            size, mode, uid, gid, mtime = (_number(block[a:b], where) for a, b in NUMBERS)
+            verify_checksum(block, stored)
+        except ValueError as exc:  # empty, base-256 or oddly padded fields
+            if isinstance(exc, TarFormatError):
+                raise TarFormatError(exc.message, reader.offset - BLOCK) from None
+            verify_checksum(block)
+            size, mode, uid, gid, mtime = (parse_number(block[a:b]) for a, b in NUMBERS)
         flag = block[156]
-        if flag in META:
+        if flag in META_TYPES:
             data = take(size)
             if len(data) < size:
                 raise ImageFormatError(f"{where} is truncated: tar data ends early")
             skip(-size % BLOCK)
             if flag == 120 or flag == 88:  # "x", "X"
-                pax.update(_pax_records(data, where))
+                pax.update(parse_pax(data))
+            elif flag == 103:  # "g": applies to every later member
+                global_pax.update(parse_pax(data))
             elif flag == 76:  # "L"
                 long_name = _text(data)
             elif flag == 75:  # "K"
@@ -206,16 +159,21 @@ def iter_members(reader: ChunkReader | FileReader, layer: bool) -> list[Member]:
         else:
             link = _text(block[157:257]) if flag in LINKS else ""
         xattrs = None
+        if global_pax:
+            pax = {**global_pax, **pax}
         if pax:
             if any(k.startswith("GNU.sparse") for k in pax):
                 raise ImageFormatError(f"{where}: sparse file {name!r} is not supported")
             name = pax["path"].decode("utf-8", "surrogateescape") if "path" in pax else name
             link = pax["linkpath"].decode("utf-8", "surrogateescape") if "linkpath" in pax else link
-            size = int(pax["size"]) if "size" in pax else size
-            uid = int(pax["uid"]) if "uid" in pax else uid
-            gid = int(pax["gid"]) if "gid" in pax else gid
-            mtime = int(float(pax["mtime"])) if "mtime" in pax else mtime
-            xattrs = _xattrs(pax)
+            try:
+                size = int(pax["size"]) if "size" in pax else size
+                uid = int(pax["uid"]) if "uid" in pax else uid
+                gid = int(pax["gid"]) if "gid" in pax else gid
+                mtime = int(float(pax["mtime"])) if "mtime" in pax else mtime
+            except (ValueError, OverflowError):
+                raise ImageFormatError(f"{where}: member {name!r} has a bad PAX number") from None
+            xattrs = xattrs_from_pax(pax) or None
             pax = {}
         long_name = long_link = None
         kind = KINDS.get(flag)

@@ -5,10 +5,9 @@ Kept small and allocation-light because every layer byte goes through it.
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass, field
 
-from pytest_imagebuild.errors import ImageFormatError
+from pytest_imagebuild.tarcodec import BLOCK, parse_number
 
 __all__ = [
     "BLOCK",
@@ -25,7 +24,6 @@ __all__ = [
     "parse_number",
 ]
 
-BLOCK = 512
 REGULAR = b"0"
 HARDLINK = b"1"
 SYMLINK = b"2"
@@ -54,17 +52,6 @@ class Member:
     xattrs: dict[str, bytes] = field(default_factory=dict)
 
 
-def parse_number(field_bytes: bytes) -> int:
-    """A numeric header field: NUL/space-terminated octal, or GNU base-256."""
-    if field_bytes and field_bytes[0] & 0x80:
-        value = int.from_bytes(field_bytes[1:], "big")
-        if field_bytes[0] & 0x40:
-            value -= 1 << (8 * (len(field_bytes) - 1))
-        return value
-    text = field_bytes.split(b"\0", 1)[0].strip()
-    return int(text, 8) if text else 0
-
-
 def parse_mtime(value: bytes) -> tuple[int, int]:
     """A PAX ``mtime`` record as (seconds, nanoseconds)."""
     whole, _, frac = value.partition(b".")
@@ -76,45 +63,6 @@ def parse_mtime(value: bytes) -> tuple[int, int]:
 def padding(size: int) -> int:
     """Bytes of zero padding after ``size`` bytes of data."""
     return -size & (BLOCK - 1)
-
-
-def parse_pax(data: bytes, where: str) -> dict[str, bytes]:
-    """PAX extended header records ``"%d %s=%s\\n"``; values stay bytes (xattrs are binary)."""
-    records: dict[str, bytes] = {}
-    pos = 0
-    while pos < len(data):
-        if data[pos] == 0:
-            break
-        space = data.find(b" ", pos)
-        if space < 0:
-            raise ImageFormatError(f"{where}: malformed PAX header")
-        length = int(data[pos:space])
-        record = data[space + 1 : pos + length - 1]
-        key, sep, value = record.partition(b"=")
-        if not sep or length <= 0:
-            raise ImageFormatError(f"{where}: malformed PAX record")
-        records[key.decode("utf-8", "surrogateescape")] = value
-        pos += length
-    return records
-
-
-def verify_checksum(header: bytes, where: str) -> None:
-    """Check a header's checksum (unsigned sum, or the signed sum some old tars wrote).
-
-    The fast path compares modulo 65521 through ``zlib.adler32`` (C speed; its low half is
-    one plus the byte sum modulo 65521), which is plenty to tell a tar from anything else.
-    """
-    try:
-        stored = parse_number(header[148:156])
-    except ValueError:
-        stored = -1
-    blanked = header[:148] + b"        " + header[156:]
-    if stored >= 0 and zlib.adler32(blanked) & 0xFFFF == (1 + stored) % 65521:
-        return
-    unsigned = sum(blanked)
-    signed = unsigned - 256 * sum(1 for byte in blanked if byte & 0x80)
-    if stored not in (unsigned, signed):
-        raise ImageFormatError(f"{where}: tar header checksum mismatch (not a tar stream?)")
 
 
 def _pax_record(key: str, value: bytes) -> bytes:

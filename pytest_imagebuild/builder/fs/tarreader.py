@@ -10,23 +10,22 @@ from __future__ import annotations
 import os
 
 from pytest_imagebuild.errors import ImageFormatError
-
-from .streams import Readable
-from .tarformat import (
+from pytest_imagebuild.tarcodec import (
     BLOCK,
-    REGULAR,
-    Member,
-    padding,
-    parse_mtime,
+    TarFormatError,
     parse_number,
     parse_pax,
     verify_checksum,
+    xattrs_from_pax,
 )
+
+from .streams import Readable
+from .tarformat import REGULAR, Member, padding, parse_mtime
 
 __all__ = ["TarReader"]
 
 _BUFFER = 4 << 20
-_META_TYPES = (b"x", b"g", b"L", b"K")
+_META_TYPES = (b"x", b"X", b"g", b"L", b"K")
 
 
 class TarReader:
@@ -43,6 +42,7 @@ class TarReader:
         self._pending = 0  # data + padding of the current member not yet consumed
         self._global: dict[str, bytes] = {}
         self.offset = 0  # stream offset of the current member's header
+        self._base = 0  # stream offset of the buffer's first byte
 
     def _fill(self, need: int) -> bool:
         """Make ``need`` bytes available from ``_start``; False at a clean end of stream."""
@@ -52,6 +52,7 @@ class TarReader:
             if self._start:
                 remaining = self._end - self._start
                 self._buf[:remaining] = self._view[self._start : self._end]
+                self._base += self._start
                 self._start, self._end = 0, remaining
             got = self._source.readinto(self._view[self._end :])
             if not got:
@@ -87,6 +88,13 @@ class TarReader:
 
     def next(self) -> Member | None:
         """The next member, or None at the end of the archive."""
+        try:
+            return self._next()
+        except TarFormatError as exc:
+            at = self.offset if exc.offset is None else exc.offset
+            raise ImageFormatError(f"{self._where}: {exc.message} (near offset {at})") from None
+
+    def _next(self) -> Member | None:
         if self._pending:
             self._skip(self._pending)
             self._pending = 0
@@ -99,22 +107,22 @@ class TarReader:
                     return None  # no end-of-archive blocks: tolerated, as docker does
                 raise ImageFormatError(f"{self._where}: truncated tar header")
             header = self._view[self._start : self._start + BLOCK].tobytes()
+            self.offset = self._base + self._start
             self._start += BLOCK
             if header[0] == 0 and not header.strip(b"\0"):
                 return None
-            verify_checksum(header, self._where)
+            verify_checksum(header)
             typeflag = header[156:157]
-            try:
-                size = parse_number(header[124:136])
-            except ValueError:
-                raise ImageFormatError(f"{self._where}: malformed tar size field") from None
+            size = parse_number(header[124:136])
+            if size < 0:
+                raise TarFormatError("negative member size")
             if typeflag in _META_TYPES:
                 data = self._read(size)
                 self._skip(padding(size))
-                if typeflag == b"x":
-                    pax.update(parse_pax(data, self._where))
+                if typeflag == b"x" or typeflag == b"X":
+                    pax.update(parse_pax(data))
                 elif typeflag == b"g":
-                    self._global.update(parse_pax(data, self._where))
+                    self._global.update(parse_pax(data))
                 elif typeflag == b"L":
                     longname = data.rstrip(b"\0")
                 else:
@@ -122,8 +130,10 @@ class TarReader:
                 continue
             try:
                 return self._member(header, typeflag, size, pax, longname, longlink)
-            except ValueError as exc:
-                raise ImageFormatError(f"{self._where}: malformed tar header ({exc})") from None
+            except TarFormatError:
+                raise
+            except (ValueError, OverflowError) as exc:
+                raise TarFormatError(f"malformed tar header ({exc})") from None
 
     def _member(
         self,
@@ -170,9 +180,7 @@ class TarReader:
         if pax:
             if "mtime" in pax:
                 member.mtime, member.mtime_nsec = parse_mtime(pax["mtime"])
-            for key, value in pax.items():
-                if key.startswith("SCHILY.xattr."):
-                    member.xattrs[key[13:]] = value
+            member.xattrs.update(xattrs_from_pax(pax))
         if typeflag != REGULAR:
             member.size = 0
         self._pending = member.size + padding(member.size)

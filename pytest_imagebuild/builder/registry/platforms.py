@@ -6,35 +6,16 @@ import platform as _platform
 from collections.abc import Sequence
 from typing import Any
 
-from pytest_imagebuild.oci import Descriptor, Platform
+from pytest_imagebuild.oci import Descriptor, Platform, machine_platform
 
 __all__ = ["descriptor_from_json", "host_platform", "platform_matches", "select_manifest"]
 
-_MACHINES: dict[str, tuple[str, str | None]] = {
-    "x86_64": ("amd64", None),
-    "amd64": ("amd64", None),
-    "aarch64": ("arm64", "v8"),
-    "arm64": ("arm64", "v8"),
-    "armv8l": ("arm64", "v8"),
-    "armv7l": ("arm", "v7"),
-    "armv6l": ("arm", "v6"),
-    "armv5tel": ("arm", "v5"),
-    "i386": ("386", None),
-    "i686": ("386", None),
-    "ppc64le": ("ppc64le", None),
-    "s390x": ("s390x", None),
-    "riscv64": ("riscv64", None),
-    "mips64": ("mips64", None),
-    "loongarch64": ("loong64", None),
-}
 _DEFAULT_VARIANTS = {"arm64": "v8", "arm": "v7"}
 
 
 def host_platform(machine: str | None = None) -> Platform:
     """The platform of this machine as OCI names it (x86_64 -> linux/amd64)."""
-    machine = (machine or _platform.machine()).lower()
-    arch, variant = _MACHINES.get(machine, (machine, None))
-    return Platform("linux", arch, variant)
+    return machine_platform(machine or _platform.machine())
 
 
 def _normalized(plat: Platform) -> Platform:
