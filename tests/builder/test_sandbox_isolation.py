@@ -1,0 +1,116 @@
+"""RUN isolation as docker's default container, as root: seccomp, no_new_privs, masked /proc,
+read-only /sys, own hostname, docker's /dev, no process left behind."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from pytest_imagebuild.builder import sandbox
+from pytest_imagebuild.builder.sandbox import SandboxMode
+from pytest_imagebuild.builder.sandbox.run import stage_hostname
+from tests.builder import syscall_helper
+from tests.builder.busybox_root import make_busybox_root
+
+DENIED = ("keyctl", "add_key", "request_key", "kexec_load", "reboot", "unshare", "mount", "bpf")
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    made = make_busybox_root(tmp_path / "root")
+    syscall_helper.install(made)
+    return made
+
+
+@pytest.fixture(params=["namespaces", "chroot"])
+def mode(request: pytest.FixtureRequest) -> SandboxMode:
+    chosen = sandbox.probe() if request.param == "namespaces" else sandbox.forced("chroot")
+    assert chosen.kind == request.param, chosen.describe()
+    assert chosen.seccomp, chosen.describe()
+    return chosen
+
+
+def sh(root: Path, script: str, mode: SandboxMode) -> tuple[int, str]:
+    out = bytearray()
+    code = sandbox.run(root, ["/bin/sh", "-c", script], output=out.extend, mode=mode)
+    return code, out.decode()
+
+
+def test_denied_syscalls_get_eperm(root: Path, mode: SandboxMode) -> None:
+    code, out = sh(root, f"syscall {' '.join(DENIED)} clone3 getpid", mode)
+    assert code == 0, out
+    results = dict(line.split() for line in out.splitlines())
+    assert {name: results[name] for name in DENIED} == dict.fromkeys(DENIED, "1"), out
+    assert results["clone3"] == "38"  # ENOSYS: libc falls back to clone
+    assert results["getpid"] == "0"
+
+
+def test_without_the_filter_keyctl_reaches_the_kernel(root: Path) -> None:
+    bare = dataclasses.replace(sandbox.probe(), seccomp=b"")
+    code, out = sh(root, "syscall keyctl", bare)
+    assert (code, out) != (0, "keyctl 1\n"), "keyctl is denied even without the filter"
+
+
+def test_proc_sys_status_hostname_and_dev(root: Path) -> None:
+    mode = sandbox.probe()
+    script = (
+        "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status; wc -c < /proc/keys; "
+        "wc -c < /proc/timer_list; ls /proc/acpi | wc -l; ls /sys/firmware | wc -l; "
+        "echo x > /proc/sys/kernel/domainname && echo wrote-proc; "
+        "echo x > /sys/kernel/uevent_helper && echo wrote-sys; "
+        "hostname; cat /etc/hostname; ls /dev | tr '\\n' ' '"
+    )
+    _, out = sh(root, script, mode)
+    lines = out.splitlines()
+    assert lines[:6] == ["NoNewPrivs:\t1", "Seccomp:\t2", "0", "0", "0", "0"], out
+    assert "wrote" not in out
+    name = stage_hostname(os.path.realpath(root))
+    assert name != socket.gethostname()
+    assert lines[-3:-1] == [name, name], out
+    assert lines[-1].split() == sorted(
+        [
+            "fd",
+            "full",
+            "mqueue",
+            "null",
+            "ptmx",
+            "pts",
+            "random",
+            "shm",
+            "stderr",
+            "stdin",
+            "stdout",
+            "tty",
+            "urandom",
+            "zero",
+        ]
+    )
+    assert not (root / "etc" / "hostname").exists()
+
+
+def _alive(marker: str) -> list[str]:
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and marker in Path(f"/proc/{entry}/cmdline").read_text():
+                found.append(entry)
+        except OSError:
+            continue
+    return found
+
+
+def test_daemons_die_with_the_step(root: Path, mode: SandboxMode) -> None:
+    marker = "1000.4321"
+    script = (
+        f"(setsid sleep {marker} &); nohup sleep {marker} >/dev/null 2>&1 & "
+        f"( (sleep {marker} </dev/null >/dev/null 2>&1 &) & ); echo started"
+    )
+    began = time.monotonic()
+    assert sh(root, script, mode) == (0, "started\n")
+    assert time.monotonic() - began < 20
+    assert _alive(marker) == []
