@@ -16,6 +16,7 @@ from pytest_imagebuild.builder.sandbox import SandboxMode
 from pytest_imagebuild.builder.sandbox.run import stage_hostname
 from tests.builder import syscall_helper
 from tests.builder.busybox_root import make_busybox_root
+from tests.builder.rootless import FULL_USER, chown_tree, ensure_user, remove_as, run_as, user_dir
 
 DENIED = ("keyctl", "add_key", "request_key", "kexec_load", "reboot", "unshare", "mount", "bpf")
 
@@ -114,3 +115,32 @@ def test_daemons_die_with_the_step(root: Path, mode: SandboxMode) -> None:
     assert sh(root, script, mode) == (0, "started\n")
     assert time.monotonic() - began < 20
     assert _alive(marker) == []
+
+
+@pytest.mark.rootless
+def test_rootless_step_gets_the_same_isolation(tmp_path: Path) -> None:
+    user = ensure_user(FULL_USER, subids=True)
+    work = user_dir(user)
+    try:
+        syscall_helper.install(make_busybox_root(work / "build" / "root"))
+        chown_tree(work, user)
+        result = run_as(
+            user,
+            """
+            import json
+            from pytest_imagebuild.builder import sandbox, userns
+            def step():
+                out = bytearray()
+                sandbox.run("build/root", ["/bin/sh", "-c",
+                    "syscall keyctl mount unshare; grep ^NoNewPrivs /proc/self/status; "
+                    "wc -c < /proc/keys; (setsid sleep 1000.4322 &); echo end"],
+                    output=out.extend)
+                return out.decode()
+            print(json.dumps(userns.run_in_userns(step)))
+            """,
+            work,
+        )
+        assert result == "keyctl 1\nmount 1\nunshare 1\nNoNewPrivs:\t1\n0\nend\n"
+        assert _alive("1000.4322") == []
+    finally:
+        remove_as(user, work)
