@@ -4,6 +4,7 @@ read-only /sys, own hostname, docker's /dev, no process left behind."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import socket
 import time
@@ -16,7 +17,9 @@ from pytest_imagebuild.builder.sandbox import SandboxMode
 from pytest_imagebuild.builder.sandbox.run import stage_hostname
 from tests.builder import syscall_helper
 from tests.builder.busybox_root import make_busybox_root
+from tests.builder.container_support import run_python, skeleton_image
 from tests.builder.rootless import FULL_USER, chown_tree, ensure_user, remove_as, run_as, user_dir
+from tests.support.docker import DockerDaemon
 
 DENIED = ("keyctl", "add_key", "request_key", "kexec_load", "reboot", "unshare", "mount", "bpf")
 
@@ -144,3 +147,36 @@ def test_rootless_step_gets_the_same_isolation(tmp_path: Path) -> None:
         assert _alive("1000.4322") == []
     finally:
         remove_as(user, work)
+
+
+CONTAINER_SNIPPET = """
+import json, os, shutil
+from pathlib import Path
+from pytest_imagebuild.builder import sandbox
+from tests.builder.busybox_root import make_busybox_root
+root = make_busybox_root(Path("/tmp/root"))
+shutil.copy2("/helper/syscall", root / "bin" / "syscall")
+out = bytearray()
+sandbox.run(root, ["/bin/sh", "-c", "syscall keyctl kexec_load; (setsid sleep 1000.4323 &)"],
+            output=out.extend)
+left = [p for p in os.listdir("/proc")
+        if p.isdigit() and "1000.4323" in Path(f"/proc/{p}/cmdline").read_text()]
+print(json.dumps([sandbox.probe().kind, bool(sandbox.probe().seccomp), out.decode(), left]))
+"""
+
+
+@pytest.mark.docker
+def test_chroot_step_in_a_container_gets_the_filter(
+    docker_daemon: DockerDaemon, tmp_path: Path
+) -> None:
+    image = skeleton_image(docker_daemon, tmp_path)
+    (tmp_path / "snippet.py").write_text(CONTAINER_SNIPPET)
+    tmp_path.chmod(0o755)
+    helper = syscall_helper.helper().parent
+    done = run_python(
+        docker_daemon, image, ["/job/snippet.py"],
+        volumes={tmp_path: "/job:ro", helper: "/helper:ro"}, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()
+    result = json.loads(done.stdout.decode().splitlines()[-1])
+    assert result == ["chroot", True, "keyctl 1\nkexec_load 1\n", []]
