@@ -55,7 +55,10 @@ def test_probe_as_root_picks_namespaces_and_caches() -> None:
     mode = sandbox.probe()
     assert mode is sandbox.probe()
     assert mode.kind == "namespaces"
-    assert mode.describe() == "root, no user namespace, mount+pid namespaces"
+    assert mode.describe() == (
+        "root, no user namespace, mount+pid namespaces; no_new_privs, seccomp, own hostname, "
+        "masked /proc, read-only /sys"
+    )
 
 
 def test_exit_code_is_propagated(root: Path, mode: SandboxMode) -> None:

@@ -111,7 +111,8 @@ def single_results() -> Iterator[tuple[User, dict[str, Any]]]:
 def test_full_map_header_line(full_results: tuple[User, dict[str, Any]]) -> None:
     _, results = full_results
     assert results["describe"] == (
-        "rootless user namespace, full uid map (65537 ids), mount+pid namespaces"
+        "rootless user namespace, full uid map (65537 ids), mount+pid namespaces; "
+        "no_new_privs, seccomp, own hostname, masked /proc, read-only /sys"
     )
 
 
@@ -160,7 +161,8 @@ def test_full_map_kills_background_and_times_out(
 def test_single_map_runs_as_root_only(single_results: tuple[User, dict[str, Any]]) -> None:
     user, results = single_results
     assert results["describe"] == (
-        f"rootless user namespace, single uid map (0 -> {user.uid}), mount+pid namespaces"
+        f"rootless user namespace, single uid map (0 -> {user.uid}), mount+pid namespaces; "
+        "no_new_privs, seccomp, own hostname, masked /proc, read-only /sys"
     )
     assert results["ids"] == [0, "0\n0\n"]
     assert results["exit"] == [42, ""]

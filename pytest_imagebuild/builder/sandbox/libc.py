@@ -1,6 +1,7 @@
 """Thin ctypes bindings for the Linux calls Python 3.11 does not expose.
 
-``unshare``, ``mount``, ``umount2``, ``pivot_root``, ``sethostname`` and ``prctl``; each raises
+``unshare``, ``mount``, ``umount2``, ``pivot_root``, ``sethostname``, ``prctl`` and loading a
+seccomp filter; each raises
 ``OSError`` with the real errno on failure.
 """
 
@@ -38,6 +39,9 @@ MNT_DETACH = 2
 PR_SET_PDEATHSIG = 1
 PR_CAPBSET_DROP = 24
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+_PR_SET_SECCOMP = 22
+_SECCOMP_MODE_FILTER = 2
 
 # statvfs f_flag bit -> mount flag; a remount inside a user namespace must keep these
 _LOCKED_FLAGS = (
@@ -114,6 +118,19 @@ def sethostname(name: str) -> None:
 
 def prctl(option: int, value: int) -> None:
     _check(_libc.prctl(option, value, 0, 0, 0), "prctl")
+
+
+class _Fprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def seccomp_filter(program: bytes) -> None:
+    """Load a BPF program (``seccomp.build``) for this process and what it execs; needs
+    ``PR_SET_NO_NEW_PRIVS`` first unless the caller has CAP_SYS_ADMIN."""
+    buffer = ctypes.create_string_buffer(program, len(program))
+    fprog = _Fprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+    result = _libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.addressof(fprog), 0, 0)
+    _check(result, "prctl(PR_SET_SECCOMP)")
 
 
 def drop_capabilities(keep: frozenset[int]) -> None:

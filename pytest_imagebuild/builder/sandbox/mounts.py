@@ -22,6 +22,23 @@ _DEV_LINKS = {
 }
 
 
+# what docker hides from a container: files get /dev/null, directories an empty read-only tmpfs
+MASKED = (
+    "proc/acpi",
+    "proc/asound",
+    "proc/kcore",
+    "proc/keys",
+    "proc/latency_stats",
+    "proc/sched_debug",
+    "proc/scsi",
+    "proc/timer_list",
+    "proc/timer_stats",
+    "sys/devices/virtual/powercap",
+    "sys/firmware",
+)
+READ_ONLY = ("proc/bus", "proc/fs", "proc/irq", "proc/sys", "proc/sysrq-trigger")
+
+
 @dataclass(frozen=True)
 class Mount:
     """A mount for one RUN (``RUN --mount``): a host path bound in, or a fresh tmpfs."""
@@ -106,6 +123,28 @@ def _sys(target: str) -> None:
         libc.umount2(target, libc.MNT_DETACH)
 
 
+def _under(plan: RootPlan, name: str) -> str:
+    top, _, rest = name.partition("/")
+    return os.path.join(plan.proc if top == "proc" else plan.sys, rest)
+
+
+def _mask(plan: RootPlan) -> None:
+    """Hide ``MASKED`` and make ``READ_ONLY`` read-only, below the fresh /proc and the /sys."""
+    for name in READ_ONLY:
+        target = _under(plan, name)
+        if os.path.lexists(target):
+            libc.mount(target, target, None, libc.MS_BIND)
+            _readonly(target, 0)
+    for name in MASKED:
+        target = _under(plan, name)
+        if os.path.islink(target) or not os.path.exists(target):
+            continue
+        if os.path.isdir(target):
+            libc.mount("tmpfs", target, "tmpfs", libc.MS_RDONLY | libc.MS_NOSUID | libc.MS_NODEV)
+        else:
+            libc.mount("/dev/null", target, None, libc.MS_BIND)
+
+
 def _mount_point(target: str, mount: Mount) -> None:
     if mount.type == "tmpfs" or (mount.source is not None and mount.source.is_dir()):
         os.makedirs(target, 0o755, exist_ok=True)
@@ -120,6 +159,7 @@ def assemble(plan: RootPlan) -> None:
     libc.mount("proc", plan.proc, "proc", libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC)
     _dev(plan.dev, plan.files)
     _sys(plan.sys)
+    _mask(plan)
     for target, mount in plan.mounts:
         if not os.path.lexists(target):  # below the fresh /dev tmpfs (heredoc scripts)
             _mount_point(target, mount)

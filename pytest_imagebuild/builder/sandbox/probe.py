@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pytest_imagebuild.builder import userns
-from pytest_imagebuild.builder.sandbox import libc
+from pytest_imagebuild.builder.sandbox import libc, seccomp
 from pytest_imagebuild.builder.sandbox.diagnose import namespaces_refused
 from pytest_imagebuild.errors import SandboxError
 
@@ -27,16 +27,26 @@ class SandboxMode:
     mapping: userns.IdMapping
     reason: str = ""
     hint: str | None = None
+    seccomp: bytes = b""  # the BPF program RUN loads; empty when the kernel refuses one
+    seccomp_reason: str = ""
+
+    def features(self) -> list[str]:
+        """The isolation a RUN gets in this mode, beyond the capability set."""
+        found = ["no_new_privs"]
+        found.append("seccomp" if self.seccomp else f"no seccomp ({self.seccomp_reason})")
+        if self.kind == "namespaces":
+            found += ["own hostname", "masked /proc", "read-only /sys"]
+        return found
 
     def describe(self) -> str:
-        """One line for the pytest header."""
+        """One line for the pytest header and the build log."""
         if self.kind == "none":
             return f"unavailable: {self.reason}"
         where = {
             "namespaces": "mount+pid namespaces",
             "chroot": f"chroot only, no /proc ({self.reason})" if self.reason else "chroot only",
         }[self.kind]
-        return f"{self.mapping.describe()}, {where}"
+        return f"{self.mapping.describe()}, {where}; {', '.join(self.features())}"
 
     def check(self) -> None:
         """Raise ``SandboxError`` with the remedy when no mode works."""
@@ -44,7 +54,7 @@ class SandboxMode:
             raise SandboxError(f"cannot run RUN instructions: {self.reason}", hint=self.hint)
 
 
-def _try_in_child(action: str) -> str | None:
+def _try_in_child(action: str, program: bytes = b"") -> str | None:
     """Fork; the child tries ``action``; None when it worked, else the error text."""
     read_fd, write_fd = os.pipe()
     pid = os.fork()
@@ -54,6 +64,9 @@ def _try_in_child(action: str) -> str | None:
             libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
             if action == "chroot":
                 os.chroot("/")
+            elif action == "seccomp":
+                libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1)
+                libc.seccomp_filter(program)
             else:
                 _namespaces_test()
         except BaseException as error:
@@ -87,6 +100,16 @@ def _namespaces_test() -> None:
         raise OSError("mounting a fresh /proc in a new pid namespace is refused")
 
 
+def _seccomp(test: bool) -> tuple[bytes, str]:
+    """The filter RUN loads, and why there is none; ``test`` loads it once in a child."""
+    try:
+        program = seccomp.build()
+    except OSError as error:
+        return b"", str(error.args[-1])
+    problem = _try_in_child("seccomp", program) if test else None
+    return (b"", problem) if problem else (program, "")
+
+
 def _probe_as_root() -> tuple[Kind, str, str | None]:
     problem = _try_in_child("namespaces")
     if problem is None:
@@ -98,23 +121,25 @@ def _probe_as_root() -> tuple[Kind, str, str | None]:
 
 
 def _probe() -> SandboxMode:
+    program, why = _seccomp(test=True)
     if os.geteuid() == 0:
         kind, reason, hint = _probe_as_root()
-        return SandboxMode(kind, userns.current(), reason, hint)
+        return SandboxMode(kind, userns.current(), reason, hint, program, why)
     try:
         mapping, (kind, reason, hint) = userns.run_in_userns(
             lambda: (userns.current(), _probe_as_root())
         )
     except SandboxError as error:
         return SandboxMode("none", userns.IdMapping("none"), error.message, error.hint)
-    return SandboxMode(kind, mapping, reason, hint)
+    return SandboxMode(kind, mapping, reason, hint, program, why)
 
 
 def forced(kind: Kind) -> SandboxMode:
     """A mode chosen without probing (tests, or ``IMAGEBUILD_SANDBOX=chroot``)."""
     mapping = userns.current() if os.geteuid() == 0 else userns.plan()
     reason = "" if kind != "none" else f"{_ENV}=none"
-    return SandboxMode(kind, mapping, "forced" if kind == "chroot" else reason)
+    program, why = _seccomp(test=False)
+    return SandboxMode(kind, mapping, "forced" if kind == "chroot" else reason, None, program, why)
 
 
 def probe(*, refresh: bool = False) -> SandboxMode:

@@ -11,9 +11,11 @@ combined stdout and stderr, then removes the mount points.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +28,7 @@ from pytest_imagebuild.builder.sandbox.probe import SandboxMode, probe
 from pytest_imagebuild.builder.sandbox.supervise import supervise
 from pytest_imagebuild.errors import SandboxError
 
-__all__ = ["DEFAULT_PATH", "Output", "SandboxTimeout", "Spec", "run"]
+__all__ = ["DEFAULT_PATH", "Output", "SandboxTimeout", "Spec", "run", "stage_hostname"]
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 Output = Callable[[bytes], object] | BinaryIO | None
@@ -53,6 +55,7 @@ class Spec:
     timeout: float | None
     plan: RootPlan | None = None
     single_map: bool = False
+    seccomp: bytes = b""
 
 
 def _parse_user(user: str) -> tuple[int, int]:
@@ -63,6 +66,12 @@ def _parse_user(user: str) -> tuple[int, int]:
         raise SandboxError(
             f"user {user!r} is not numeric uid:gid", hint="resolve names from /etc/passwd first"
         ) from None
+
+
+def stage_hostname(root: str) -> str:
+    """The hostname a RUN sees unless one is given: 12 hex digits derived from the stage
+    root's path, so every RUN of one stage sees the same name (docker shows a container id)."""
+    return hashlib.sha256(os.fsencode(root)).hexdigest()[:12]
 
 
 def _host_file(name: str) -> bytes:
@@ -85,6 +94,7 @@ def _prepare(spec: Spec, mounts: Sequence[Mount], stubs: Stubs) -> None:
             )
         stubs.replace("/etc/resolv.conf", resolv)
         stubs.replace("/etc/hosts", hosts)
+        stubs.replace("/etc/hostname", f"{socket.gethostname()}\n".encode())
         stubs.directory("/dev")
         for name in DEVICES:
             stubs.device(f"/dev/{name}", f"/dev/{name}")
@@ -97,6 +107,7 @@ def _prepare(spec: Spec, mounts: Sequence[Mount], stubs: Stubs) -> None:
     )
     plan.files[str(stubs.file("/etc/resolv.conf"))] = resolv
     plan.files[str(stubs.file("/etc/hosts"))] = hosts
+    plan.files[str(stubs.file("/etc/hostname"))] = f"{spec.hostname}\n".encode()
     for mount in mounts:
         if not mount.target.startswith("/"):
             raise SandboxError(f"mount target {mount.target!r} is not absolute")
@@ -163,10 +174,11 @@ def run(
         uid=uid,
         gid=gid,
         groups=list(groups),
-        hostname=hostname,
+        hostname=hostname or stage_hostname(root),
         network=network,
         timeout=timeout,
         single_map=userns.current().kind == "single",
+        seccomp=mode.seccomp,
     )
     stubs = Stubs(Path(root))
     try:

@@ -13,13 +13,12 @@ from typing import TYPE_CHECKING, NoReturn
 
 from pytest_imagebuild.builder.sandbox import libc
 from pytest_imagebuild.builder.sandbox.mounts import assemble
+from pytest_imagebuild.builder.sandbox.seccomp import CAPABILITIES
 
 if TYPE_CHECKING:
     from pytest_imagebuild.builder.sandbox.run import Spec
 
-# docker's default capability set: chown dac_override fowner fsetid kill setgid setuid setpcap
-# net_bind_service net_raw sys_chroot mknod audit_write setfcap
-DOCKER_CAPABILITIES = frozenset({0, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 27, 29, 31})
+DOCKER_CAPABILITIES = CAPABILITIES
 _SUBUID_HINT = (
     "only uid 0 exists in a single-uid user namespace: configure /etc/subuid and /etc/subgid "
     "for this user (usermod --add-subuids/--add-subgids) and install newuidmap"
@@ -42,8 +41,7 @@ def supervise(spec: Spec, out_w: int, status_w: int) -> NoReturn:
 def _supervise(spec: Spec, out_w: int) -> dict[str, object]:
     libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
     if spec.mode == "namespaces":
-        flags = libc.CLONE_NEWNS | libc.CLONE_NEWPID | libc.CLONE_NEWIPC
-        flags |= libc.CLONE_NEWUTS if spec.hostname else 0
+        flags = libc.CLONE_NEWNS | libc.CLONE_NEWPID | libc.CLONE_NEWIPC | libc.CLONE_NEWUTS
         flags |= libc.CLONE_NEWNET if spec.network == "none" else 0
         libc.unshare(flags)
         libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
@@ -154,6 +152,7 @@ def _setup_and_exec(spec: Spec, out_w: int, err_w: int) -> None:
     except OSError as error:
         _fail(err_w, f"cannot limit capabilities: {error}")
     _become(spec, err_w)
+    _restrict(spec, err_w)
     for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_SETMASK, set())
@@ -182,3 +181,13 @@ def _become(spec: Spec, err_w: int) -> None:
     except OSError as error:
         hint = _SUBUID_HINT if spec.single_map else None
         _fail(err_w, f"cannot switch to user {spec.uid}:{spec.gid}: {error}", hint)
+
+
+def _restrict(spec: Spec, err_w: int) -> None:
+    """no_new_privs, then the seccomp filter: the last steps before exec."""
+    try:
+        libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1)
+        if spec.seccomp:
+            libc.seccomp_filter(spec.seccomp)
+    except OSError as error:
+        _fail(err_w, f"cannot restrict the command's syscalls: {error}")
