@@ -57,6 +57,8 @@ class BlobStore:
             with os.fdopen(fd, "wb") as fh:
                 writer = BlobWriter(fh)
                 yield writer
+                fh.flush()
+                os.fsync(fh.fileno())  # an entry naming this blob must not outlive its bytes
             digest = writer.finish()
             if expected is not None and digest != expected:
                 raise ValueError(f"blob digest {digest} does not match expected {expected}")

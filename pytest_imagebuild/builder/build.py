@@ -3,7 +3,9 @@
 The build owns one directory (``options.build_root`` or the system temp dir) holding the
 blob store, each stage's root, unpacked ``COPY --from`` images and downloads; it is removed at
 the end, including files that belong to mapped ids, unless ``keep_build_dir`` is set (its path
-is then printed). ``RUN --mount=type=cache`` directories persist in ``<cache dir>/mounts``.
+is then printed). It is a live directory (``livedirs``): the build holds a lock on it, and a
+later build reaps the directories of builds that died. ``RUN --mount=type=cache``
+directories persist in ``<cache dir>/mounts``.
 Without root the whole build runs in a user namespace (``userns.run_in_userns``).
 """
 
@@ -13,7 +15,6 @@ import copy
 import dataclasses
 import hashlib
 import os
-import shutil
 import sys
 import tempfile
 import threading
@@ -37,6 +38,7 @@ from pytest_imagebuild.builder.cache import (
 from pytest_imagebuild.builder.context import BuildContext, open_context
 from pytest_imagebuild.builder.dockerfile import parse_file
 from pytest_imagebuild.builder.fs import IgnoreList, unpack_layer
+from pytest_imagebuild.builder.livedirs import live_dir, reap_dead
 from pytest_imagebuild.builder.options import BuildOptions
 from pytest_imagebuild.builder.plan import Plan, Stage, host_platform_string, make_plan
 from pytest_imagebuild.builder.publish import BuildResult, publish
@@ -49,6 +51,7 @@ from pytest_imagebuild.errors import ContextError, ImageBuildError, Location
 __all__ = ["BuildResult", "build"]
 
 _COMPRESSED = ("gzip", "zstd")
+_WORK_PREFIX = "imagebuild-"
 
 
 @dataclass
@@ -222,7 +225,15 @@ def _schedule(b: _Build, wanted: list[int]) -> None:
 def _build_here(options: BuildOptions, stdin: BinaryIO | None, verbose: bool) -> BuildResult:
     base = options.build_root or Path(tempfile.gettempdir())
     base.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="imagebuild-", dir=base))
+    for problem in reap_dead(base, _WORK_PREFIX):  # directories of builds that died
+        sys.stderr.write(f"imagebuild: could not remove a dead build's files: {problem}\n")
+    with live_dir(base, _WORK_PREFIX, keep=options.keep_build_dir) as work:
+        return _build_in(work, options, stdin, verbose)
+
+
+def _build_in(
+    work: Path, options: BuildOptions, stdin: BinaryIO | None, verbose: bool
+) -> BuildResult:
     # a kept build directory has its own copy of the log, verbose or not
     kept_log = (work / "build.log").open("a", encoding="utf-8") if options.keep_build_dir else None
 
@@ -235,52 +246,56 @@ def _build_here(options: BuildOptions, stdin: BinaryIO | None, verbose: bool) ->
             sys.stderr.flush()
 
     try:
-        context = open_context(options.context, None, work, stdin=stdin)
-        dockerfile = _find_dockerfile(options.dockerfile, context)
-        context = context.with_dockerfile(dockerfile)
-        parsed = parse_file(dockerfile)
-        logger(f"imagebuild: sandbox: {sandbox.probe().describe()}\n")
-        plat = options.custom_platform or host_platform_string()
-        plan = make_plan(
-            parsed, build_args=options.build_arg_map(), target=options.target, target_platform=plat
-        )
-        pushing = bool(options.destinations) and not options.no_push
-        with registry.Registries(_registry_options(options)) as regs:
-            b = _Build(
-                options,
-                plan,
-                context,
-                work,
-                BlobStore(work / "store"),
-                regs,
-                logger,
-                (options.cache_dir or default_cache_dir()) / "mounts",
-                compression="gzip" if pushing else "none",
-                secrets=dict(options.secrets),
-                labels=options.label_map(),
-            )
-            cache = _open_cache(options, regs, plat) if options.cache else None
-            if cache is not None:
-                b.step_cache = StepCache(cache, plat, context)
-            try:
-                _schedule(b, plan.required(skip_unused=options.skip_unused_stages))
-            finally:
-                if cache is not None:
-                    cache.close()
-            final = b.futures[plan.target].result().state
-            names = tuple(plan.stages[i].label for i in sorted(b.futures))
-            created = options.created or now_rfc3339()
-            result = publish(options, final, created, names, b.store, regs)
-            if cache is None:
-                return result
-            return dataclasses.replace(result, cache_stats=cache.stats)
+        return _run(work, options, stdin, logger)
     finally:
         if kept_log is not None:
             kept_log.close()
             sys.stderr.write(f"imagebuild: build directory kept: {work}\n")
             sys.stderr.flush()
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(
+    work: Path, options: BuildOptions, stdin: BinaryIO | None, logger: Callable[[str], None]
+) -> BuildResult:
+    context = open_context(options.context, None, work, stdin=stdin)
+    dockerfile = _find_dockerfile(options.dockerfile, context)
+    context = context.with_dockerfile(dockerfile)
+    parsed = parse_file(dockerfile)
+    logger(f"imagebuild: sandbox: {sandbox.probe().describe()}\n")
+    plat = options.custom_platform or host_platform_string()
+    plan = make_plan(
+        parsed, build_args=options.build_arg_map(), target=options.target, target_platform=plat
+    )
+    pushing = bool(options.destinations) and not options.no_push
+    with registry.Registries(_registry_options(options)) as regs:
+        b = _Build(
+            options,
+            plan,
+            context,
+            work,
+            BlobStore(work / "store"),
+            regs,
+            logger,
+            (options.cache_dir or default_cache_dir()) / "mounts",
+            compression="gzip" if pushing else "none",
+            secrets=dict(options.secrets),
+            labels=options.label_map(),
+        )
+        cache = _open_cache(options, regs, plat) if options.cache else None
+        if cache is not None:
+            b.step_cache = StepCache(cache, plat, context)
+        try:
+            _schedule(b, plan.required(skip_unused=options.skip_unused_stages))
+        finally:
+            if cache is not None:
+                cache.close()
+        final = b.futures[plan.target].result().state
+        names = tuple(plan.stages[i].label for i in sorted(b.futures))
+        created = options.created or now_rfc3339()
+        result = publish(options, final, created, names, b.store, regs)
+        if cache is None:
+            return result
+        return dataclasses.replace(result, cache_stats=cache.stats)
 
 
 def _open_cache(options: BuildOptions, regs: registry.Registries, plat: str) -> LayerCache:

@@ -52,6 +52,8 @@ class BuildSettings:
     platform: str | None = None
     skip_dirs: tuple[Path, ...] = ()
     """Directories the test run writes (pytest's cache): never part of a context's key."""
+    cleanup_problems: tuple[str, ...] = ()
+    """What could not be removed of dead runs' directories while finding ``cache_dir``."""
 
 
 _SpecId = tuple[str, str, str | None, tuple[tuple[str, str], ...], str | None]
@@ -77,7 +79,8 @@ class ImageBuilder:
         self._logs: dict[int, str] = {}
         self._keys: dict[_SpecId, str] = {}
         self._worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-        self.store.prune_temp()
+        self.problems = [*settings.cleanup_problems, *self.store.prune_temp()]
+        """What the reaping of dead builds' directories could not remove (for the summary)."""
 
     def args_for(self, spec: BuildSpec) -> dict[str, str | None]:
         """Session build args, then the spec's own (marker or parameter) on top."""

@@ -16,7 +16,7 @@ from pytest_imagebuild.plugin.builds import BuildSettings, ImageBuilder
 from pytest_imagebuild.plugin.factory import ImageFactory
 from pytest_imagebuild.plugin.report import build_header_line, header_line, image_summary
 from pytest_imagebuild.plugin.repr import explain_comparison
-from pytest_imagebuild.plugin.settings import add_build_options, build_settings
+from pytest_imagebuild.plugin.settings import RUN_DIR_KEY, add_build_options, build_settings
 from pytest_imagebuild.plugin.sources import (
     MARKER_SIGNATURE,
     ImageSource,
@@ -33,6 +33,7 @@ __all__ = [
     "pytest_addoption",
     "pytest_assertrepr_compare",
     "pytest_configure",
+    "pytest_configure_node",
     "pytest_report_header",
     "pytest_runtest_makereport",
     "pytest_sessionfinish",
@@ -110,6 +111,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[configured_key] = _configured(config)
     config.stash[settings_key] = build_settings(config, _platform(config))
     config.stash[worker_records_key] = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: object) -> None:
+    """pytest-xdist: workers share the controller's cache directory, even a per-run one."""
+    config = getattr(node, "config", None)
+    workerinput = getattr(node, "workerinput", None)
+    if isinstance(config, pytest.Config) and isinstance(workerinput, dict):
+        workerinput[RUN_DIR_KEY] = str(config.stash[settings_key].cache_dir)
 
 
 def _factory(config: pytest.Config) -> ImageFactory:
@@ -245,6 +255,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if factory is not None and factory.builder is not None:
         records += factory.builder.records
     lines = summary_lines(records, config.stash[settings_key].cache_dir)
+    if factory is not None and factory.builder is not None:
+        lines += [f"could not remove: {p}" for p in factory.builder.problems]
     if lines:
         terminalreporter.write_sep("-", "imagebuild")
         for line in lines:

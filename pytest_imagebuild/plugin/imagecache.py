@@ -4,21 +4,26 @@
 <root>/images/<hh>/<key>/image.tar    the docker-archive tarball
 <root>/images/<hh>/<key>/entry.json   format, key, name, size, build seconds, step counts
 <root>/locks/<hh>/<key>.lock          flock held while one process builds the key
-<root>/tmp/<random>/entry/            a build in progress (renamed into images/ when done)
+<root>/tmp/build-<random>/entry/      a build in progress (renamed into images/ when done)
+<root>/tmp/build-<random>.live        flock held by the process that owns that build
 ```
 
 An entry is trusted only if ``entry.json`` parses, carries this format and its own key, and
-the tarball has the recorded size. The entry directory appears by one ``rename`` of a
-complete temp directory, so a build killed at any point leaves at most a temp directory,
-never an entry; ``prune_temp`` removes temp directories older than an hour.
+the tarball has the recorded size; while the entry is young (``VERIFY_AGE``) the tarball's
+sha256 is checked too, since that is when a crash could have lost data the rename did not
+wait for. The tarball is synced before ``entry.json`` is written, and the entry directory
+appears by one ``rename`` of a complete temp directory, so a build killed at any point leaves
+at most a temp directory, never an entry. A temp directory is removed when its owner's lock
+is free (the owner died), never because of its age: ``prune_temp`` reports what it could
+not remove.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,11 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_imagebuild.builder.cache.store import file_lock, write_atomic
+from pytest_imagebuild.builder.livedirs import live_dir, reap_dead
 
-__all__ = ["ENTRY_FORMAT", "ImageEntry", "ImageStore", "staged_tarball"]
+__all__ = ["ENTRY_FORMAT", "VERIFY_AGE", "ImageEntry", "ImageStore", "staged_tarball"]
 
-ENTRY_FORMAT = "imagebuild-image-1"
-_TEMP_AGE = 3600.0
+ENTRY_FORMAT = "imagebuild-image-2"
+VERIFY_AGE = 600.0
+"""Entries younger than this (seconds) have their tarball's digest checked on every use."""
+_STAGING = "build-"
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,9 @@ class ImageStore:
                 or tarball.stat().st_size != data.get("size")
             ):
                 return None
+            young = time.time() - float(data["created"]) < VERIFY_AGE
+            if young and _sha256(tarball) != data.get("sha256"):
+                return None
             return ImageEntry(
                 key,
                 tarball,
@@ -92,25 +103,23 @@ class ImageStore:
 
     @contextmanager
     def staging(self) -> Iterator[Path]:
-        """A fresh temp directory for one build; removed when done. The build writes
-        :func:`staged_tarball` inside it; everything else in it is scratch space."""
-        base = self.root / "tmp"
-        base.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix="build-", dir=base))
-        (work / "entry").mkdir()
-        try:
+        """A fresh temp directory for one build, locked as live; removed when done. The
+        build writes :func:`staged_tarball` inside it; everything else is scratch space."""
+        with live_dir(self.root / "tmp", _STAGING) as work:
+            (work / "entry").mkdir()
             yield work
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
 
     def put(self, key: str, staged: Path, *, seconds: float, steps: tuple[int, int]) -> ImageEntry:
         """Publish the staged tarball under ``key`` (call with the key's lock held)."""
         tarball = staged_tarball(staged)
+        with tarball.open("rb") as fh:
+            os.fsync(fh.fileno())
         size = tarball.stat().st_size
         entry = {
             "format": ENTRY_FORMAT,
             "key": key,
             "size": size,
+            "sha256": _sha256(tarball),
             "seconds": round(seconds, 3),
             "steps_cached": steps[0],
             "steps_run": steps[1],
@@ -123,20 +132,26 @@ class ImageStore:
             shutil.rmtree(final)
         # The temp dir and the entries share a file system: one atomic rename publishes.
         os.rename(tarball.parent, final)
+        _sync_dir(final.parent)
         found = self.get(key)
         if found is None:
             raise OSError(f"image cache entry {final} did not verify after writing it")
         return found
 
-    def prune_temp(self, max_age: float = _TEMP_AGE) -> None:
-        """Remove temp directories of builds that died more than ``max_age`` seconds ago."""
-        base = self.root / "tmp"
-        if not base.is_dir():
-            return
-        now = time.time()
-        for child in base.iterdir():
-            try:
-                if now - child.stat().st_mtime > max_age:
-                    shutil.rmtree(child, ignore_errors=True)
-            except OSError:
-                continue
+    def prune_temp(self) -> list[str]:
+        """Remove the temp directories of builds whose process died (their lock is free);
+        returns what could not be removed."""
+        return reap_dead(self.root / "tmp", _STAGING)
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _sync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -2,19 +2,32 @@
 
 A flag beats its ini key; an ini path is relative to the ini file's directory, a flag's to
 the directory pytest was started from.
+
+Without a cache directory given and without pytest's cache (``-p no:cacheprovider``), the
+cache is a per-run directory ``pytest-imagebuild-<random>`` in the system temp directory: a
+live directory (``builder.livedirs``) that the controller removes at the end of the session,
+that xdist workers share (its path goes to them in ``workerinput``), and that a later run
+removes if this one was killed before it could.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
+from pytest_imagebuild.builder.livedirs import live_dir, reap_dead
 from pytest_imagebuild.plugin.builds import EXECUTORS, BuildSettings
 
-__all__ = ["add_build_options", "build_settings", "cache_root"]
+__all__ = ["RUN_DIR_KEY", "add_build_options", "build_settings", "cache_root"]
+
+RUN_DIR_KEY = "imagebuild_run_dir"
+"""The ``workerinput`` key that hands the controller's per-run cache directory to workers."""
+_RUN_PREFIX = "pytest-imagebuild-"
 
 _FLAGS = (
     ("no_cache", "rebuild every image: ignore cached images and cached layers"),
@@ -104,8 +117,9 @@ def _build_args(values: list[str]) -> tuple[tuple[str, str | None], ...]:
     return tuple(args.items())
 
 
-def cache_root(config: pytest.Config) -> Path:
-    """The build cache directory: flag, ini key, pytest's cache, else a temp directory."""
+def cache_root(config: pytest.Config, problems: list[str] | None = None) -> Path:
+    """The build cache directory: flag, ini key, pytest's cache, else a per-run directory
+    (what could not be removed of dead runs' directories goes to ``problems``)."""
     given = config.getoption("imagebuild_cache_dir")
     if given:
         return (config.invocation_params.dir / str(given)).absolute()
@@ -116,7 +130,26 @@ def cache_root(config: pytest.Config) -> Path:
     cache: pytest.Cache | None = getattr(config, "cache", None)
     if cache is not None:
         return cache.mkdir("imagebuild")
-    return Path(tempfile.mkdtemp(prefix="pytest-imagebuild-"))
+    return _run_dir(config, [] if problems is None else problems)
+
+
+def _run_dir(config: pytest.Config, problems: list[str]) -> Path:
+    workerinput = getattr(config, "workerinput", None)
+    if isinstance(workerinput, dict) and workerinput.get(RUN_DIR_KEY):
+        return Path(str(workerinput[RUN_DIR_KEY]))  # the controller owns it
+    base = Path(tempfile.gettempdir())
+    problems += reap_dead(base, _RUN_PREFIX)
+    stack = contextlib.ExitStack()
+    path = stack.enter_context(live_dir(base, _RUN_PREFIX))
+
+    def remove() -> None:
+        try:
+            stack.close()
+        except OSError as exc:
+            sys.stderr.write(f"imagebuild: {exc}\n")
+
+    config.add_cleanup(remove)
+    return path
 
 
 def build_settings(config: pytest.Config, platform: str | None) -> BuildSettings:
@@ -133,8 +166,9 @@ def build_settings(config: pytest.Config, platform: str | None) -> BuildSettings
         )
     ini_args = [str(v).strip() for v in config.getini("imagebuild_build_args") if str(v).strip()]
     cli_args = [str(v) for v in config.getoption("imagebuild_build_args") or []]
+    problems: list[str] = []
     return BuildSettings(
-        cache_dir=cache_root(config),
+        cache_dir=cache_root(config, problems),
         no_cache=_flag(config, "no_cache"),
         offline=_flag(config, "offline"),
         keep_build_dirs=_flag(config, "keep_build_dirs"),
@@ -144,6 +178,7 @@ def build_settings(config: pytest.Config, platform: str | None) -> BuildSettings
         executor=executor,
         platform=platform,
         skip_dirs=_pytest_cache_dir(config),
+        cleanup_problems=tuple(problems),
     )
 
 

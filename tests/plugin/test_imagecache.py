@@ -58,13 +58,35 @@ def test_damaged_entries_are_not_trusted(tmp_path: Path, damage: str) -> None:
 
 
 def test_abandoned_staging_is_not_an_entry_and_is_pruned(tmp_path: Path) -> None:
+    """Fault: a build died with its staging directory half written (its lock file is free).
+    Must hold: no entry is trusted, and the next prune removes the directory and its lock."""
     store = ImageStore(tmp_path)
     leftover = tmp_path / "tmp" / "build-dead" / "entry"
     leftover.mkdir(parents=True)
+    (tmp_path / "tmp" / "build-dead.live").touch()
     (leftover / "image.tar").write_bytes(b"half")
     assert store.get(KEY) is None
-    store.prune_temp(max_age=-1)
+    assert store.prune_temp() == []
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_live_staging_survives_a_prune(tmp_path: Path) -> None:
+    """Fault: a prune runs while another build is staging. Must hold: its directory stays."""
+    store = ImageStore(tmp_path)
+    with store.staging() as staged:
+        staged_tarball(staged).write_bytes(b"in progress")
+        assert ImageStore(tmp_path).prune_temp() == []
+        assert staged_tarball(staged).read_bytes() == b"in progress"
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_young_entry_with_same_size_but_other_bytes_is_not_trusted(tmp_path: Path) -> None:
+    """Fault: a young tarball's bytes were lost or changed at the same size (a crash before
+    writeback). Must hold: the digest check refuses it while the entry is young."""
+    store = ImageStore(tmp_path)
+    tarball = _publish(store, b"tarball")
+    tarball.write_bytes(b"garbage")
+    assert store.get(KEY) is None
 
 
 def test_summary_lines() -> None:

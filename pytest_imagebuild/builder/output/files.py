@@ -27,13 +27,14 @@ _CHUNK = 8 << 20
 
 @contextmanager
 def atomic_file(path: Path, mode: int = 0o644) -> Iterator[BinaryIO]:
-    """Write ``path`` through a temp file in the same directory, renamed on success."""
+    """Write ``path`` through a temp file in the same directory, synced, renamed on success."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
+            os.fsync(fh.fileno())  # the name never points at data still in flight
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:

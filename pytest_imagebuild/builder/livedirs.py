@@ -1,0 +1,140 @@
+"""Directories that belong to a live process, and the reaping of those whose owner died.
+
+A live directory ``<base>/<prefix><random>`` has a lock file beside it,
+``<base>/<prefix><random>.live``, that its owner holds an exclusive ``flock`` on for the
+directory's whole life. The lock file is made (and locked) before the directory and removed
+after it, so a directory always has its lock file: whoever can take that lock knows the
+owner is gone (the kernel drops a flock when its holder dies, even by SIGKILL) and may
+remove both. Age plays no part: a build that runs for a day keeps its directory.
+
+Removal goes through the user namespace when the caller is not root, so files a rootless
+build left owned by subordinate ids go too; what cannot be removed is reported, never
+silently kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from pytest_imagebuild.builder import userns
+from pytest_imagebuild.errors import ImageBuildError
+
+__all__ = ["LIVE_SUFFIX", "live_dir", "reap_dead", "remove_tree"]
+
+LIVE_SUFFIX = ".live"
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return False
+    own = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
+
+
+def _rmtree(path: str) -> list[str]:
+    """``shutil.rmtree`` that goes on past errors and returns them, one line each."""
+    failures: list[str] = []
+
+    def record(_func: object, name: str, exc: tuple[type, BaseException, object]) -> None:
+        failures.append(f"{name}: {exc[1]}")
+
+    if os.path.lexists(path):
+        shutil.rmtree(path, onerror=record)  # onexc needs Python 3.12
+    return failures
+
+
+def remove_tree(path: Path) -> list[str]:
+    """Remove ``path`` with everything in it, including files of subordinate ids.
+
+    Returns what could not be removed (empty when all went).
+    """
+    if not os.path.lexists(path):
+        return []
+    failures = _rmtree(str(path))
+    if not failures or os.geteuid() == 0:  # root, or root of the build's user namespace
+        return failures
+    # files of subordinate ids (or directories they made read-only): as the build did
+    try:
+        return userns.run_in_userns(_rmtree, str(path))
+    except ImageBuildError as exc:  # no user namespace here: as much as this user may
+        return [*_rmtree(str(path)), f"{path}: no user namespace to remove it in: {exc}"]
+
+
+def _lock_new(base: Path, prefix: str) -> tuple[int, Path]:
+    while True:
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=LIVE_SUFFIX, dir=base)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        lock = Path(name)
+        if _same_file(fd, lock):  # a reaper did not take it between create and lock
+            return fd, lock
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def live_dir(base: Path, prefix: str, *, keep: bool = False) -> Iterator[Path]:
+    """A fresh directory under ``base``, locked as live until the block ends.
+
+    It is removed at the end unless ``keep`` (then only its lock goes, and no reaper ever
+    touches it). Raises OSError when it cannot be removed (its lock file stays, so a later
+    :func:`reap_dead` tries again).
+    """
+    base.mkdir(parents=True, exist_ok=True)
+    fd, lock = _lock_new(base, prefix)
+    path = lock.with_name(lock.name[: -len(LIVE_SUFFIX)])
+    try:
+        path.mkdir(mode=0o700)
+        yield path
+    finally:
+        try:
+            failures = [] if keep else remove_tree(path)
+            if not failures:
+                lock.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
+    if failures:
+        raise OSError(f"could not remove {path}: {'; '.join(failures[:3])}")
+
+
+def reap_dead(base: Path, prefix: str) -> list[str]:
+    """Remove every ``<base>/<prefix>*`` directory whose owner is gone; skip live ones.
+
+    Returns one line per thing that could not be removed.
+    """
+    problems: list[str] = []
+    try:
+        locks = sorted(base.glob(f"{prefix}*{LIVE_SUFFIX}"))
+    except OSError as exc:
+        return [f"{base}: {exc}"]
+    for lock in locks:
+        try:
+            if lock.lstat().st_uid != os.getuid():
+                continue  # another user's build: not ours to judge
+            fd = os.open(lock, os.O_RDWR | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            problems.append(f"{lock}: {exc}")
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # its owner is alive
+            if not _same_file(fd, lock):
+                continue
+            failures = remove_tree(lock.with_name(lock.name[: -len(LIVE_SUFFIX)]))
+            if failures:
+                problems += failures
+            else:
+                lock.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
+    return problems
