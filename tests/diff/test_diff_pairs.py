@@ -1,0 +1,92 @@
+"""diff() on image pairs the executor builds: each change shows as exactly that change."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pytest_imagebuild.diff import FieldChange, ImageDiff, PathChange, PathEntry, diff
+from pytest_imagebuild.image import Image
+
+Pair = Callable[[str, str], tuple[Image, Image]]
+SETUP = "RUN echo hi > /f && ln -s /f /link && mkdir /d && echo x > /d/g\n"
+
+
+def files_only(result: ImageDiff) -> ImageDiff:
+    return ImageDiff(added=result.added, removed=result.removed, changed=result.changed)
+
+
+def test_same_dockerfile_twice_is_empty_with_semantic(pair: Pair) -> None:
+    a, b = pair(SETUP, SETUP)
+    assert diff(a, b, semantic=True).is_empty
+    assert a.diff(b, semantic=True) == ImageDiff()
+
+
+def test_config_only_change_lists_every_config_key(pair: Pair) -> None:
+    a, b = pair(
+        SETUP + 'ENV A=1\nLABEL l=1\nUSER app\nWORKDIR /d\nEXPOSE 80\nSTOPSIGNAL SIGTERM\n',
+        SETUP + 'ENV A=2 B=3\nLABEL l=2\nUSER root\nWORKDIR /\nEXPOSE 81\nVOLUME /v\n'
+        'STOPSIGNAL SIGKILL\nENTRYPOINT ["sh"]\nSHELL ["/bin/sh", "-ec"]\n'
+        "HEALTHCHECK --retries=2 CMD true\nONBUILD RUN true\n",
+    )
+    result = diff(a, b, ignore=["history", "/d/**:mtime", "/d:mtime"])
+    assert files_only(result) == ImageDiff()
+    fields = {c.field: (c.old, c.new) for c in result.config}
+    assert fields["config.env.A"] == ("1", "2")
+    assert fields["config.env.B"] == (None, "3")
+    assert fields["config.labels.l"] == ("1", "2")
+    assert fields["config.user"] == ("app", "root")
+    assert fields["config.workdir"] == ("/d", "/")
+    assert fields["config.ports"] == (("80/tcp",), ("81/tcp",))
+    assert fields["config.volumes"] == ((), ("/v",))
+    assert fields["config.stopsignal"] == ("SIGTERM", "SIGKILL")
+    assert fields["config.entrypoint"] == (None, ("sh",))
+    assert fields["config.shell"] == (None, ("/bin/sh", "-ec"))
+    assert fields["config.healthcheck.retries"] == (None, 2)
+    assert fields["config.onbuild"] == ((), ("RUN true",))
+    assert "config.created" not in fields  # both built with the same created time
+    assert result.history == ()
+
+
+def test_mode_owner_symlink_and_deletion(pair: Pair) -> None:
+    a, b = pair(
+        SETUP,
+        SETUP + "RUN chmod 4755 /f && chown 1000:1000 /d/g && ln -sfn /d/g /link && rm -r /d2 "
+        "2>/dev/null; rm /bin/true\n",
+    )
+    result = diff(a, b, ignore=["mtime"])
+    assert result.added == ()
+    assert [e.path for e in result.removed] == ["/bin/true"]
+    assert result.removed[0].type == "symlink"
+    changes = {c.path: c.changes for c in result.changed}
+    assert changes["/f"] == (FieldChange("mode", 0o644, 0o4755),)
+    assert changes["/d/g"] == (FieldChange("uid", 0, 1000), FieldChange("gid", 0, 1000))
+    assert changes["/link"] == (FieldChange("linked_to", "/f", "/d/g"),)
+    assert set(changes) == {"/f", "/d/g", "/link"}  # parents differ only in mtime
+    layer_fields = {c.field for c in result.layers}
+    assert layer_fields == {"layers.count", "layers.diff_ids", "layers.digests", "layers.sizes"}
+
+
+def test_content_change_reports_digest_and_size(pair: Pair) -> None:
+    a, b = pair(SETUP + "RUN echo one > /c\n", SETUP + "RUN echo two > /c && echo longer > /d/g\n")
+    result = diff(a, b, ignore=["mtime", "/d"])
+    changes = {c.path: c.changes for c in result.changed}
+    (digest,) = changes["/c"]
+    assert digest.field == "sha256"
+    assert digest.old != digest.new
+    assert {c.field for c in changes["/d/g"]} == {"size"}
+    assert result.removed == ()
+
+
+def test_ignore_globs_drop_paths_and_mtime_shows_unless_semantic(pair: Pair) -> None:
+    a, b = pair(SETUP, SETUP + "RUN mkdir -p /var/cache/x && touch /var/cache/x/y\n")
+    result = diff(a, b)
+    assert PathEntry("/var/cache/x/y", "file", 0o644, 0, 0, 0) in result.added
+    # "/var/cache/**" is what is inside, as in image.glob: the directory itself is kept
+    assert [e.path for e in diff(a, b, ignore=["/var/cache/**"]).added] == ["/var/cache"]
+    assert diff(a, b, ignore=["/var/cache", "/var/cache/**"]).added == ()
+    semantic = diff(a, b, semantic=True, ignore=["/var/cache/**", "/var/cache", "/var"])
+    assert files_only(semantic) == ImageDiff()
+    assert all(not c.field.startswith("layers.diff_ids") for c in semantic.layers)
+    assert any(
+        isinstance(c, PathChange) and c.changes[0].field == "mtime" for c in result.changed
+    )
