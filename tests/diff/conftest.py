@@ -23,12 +23,19 @@ def base_ref(busybox_rootfs: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest.fixture
 def build_tar(tmp_path: Path) -> Builder:
-    """Build a Dockerfile (``{base}`` is the busybox base) into a tarball under tmp_path."""
+    """Build a Dockerfile into a tarball under tmp_path; ``files`` and the Dockerfile are
+    written into ``context`` (a fresh directory unless given)."""
     count = iter(range(1000))
 
-    def run(dockerfile: str, files: dict[str, str] | None = None, **kwargs: object) -> Path:
+    def run(
+        dockerfile: str,
+        files: dict[str, str] | None = None,
+        context: Path | None = None,
+        **kwargs: object,
+    ) -> Path:
         n = next(count)
-        context = write_tree(tmp_path / f"ctx{n}", {**(files or {}), "Dockerfile": dockerfile})
+        context = context or tmp_path / f"ctx{n}"
+        write_tree(context, {**(files or {}), "Dockerfile": dockerfile})
         out = tmp_path / f"out{n}.tar"
         options = BuildOptions(
             context=str(context),
@@ -44,9 +51,7 @@ def build_tar(tmp_path: Path) -> Builder:
 
 
 @pytest.fixture
-def pair(
-    base_ref: str, build_tar: Builder
-) -> Iterator[Callable[[str, str], tuple[Image, Image]]]:
+def pair(base_ref: str, build_tar: Builder) -> Iterator[Callable[[str, str], tuple[Image, Image]]]:
     """Build two Dockerfile tails on the same base and open both images."""
     opened: list[Image] = []
 

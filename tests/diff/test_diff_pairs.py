@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from pytest_imagebuild.diff import FieldChange, ImageDiff, PathChange, PathEntry, diff
 from pytest_imagebuild.image import Image
+from tests.image import imagekit as k
 
 Pair = Callable[[str, str], tuple[Image, Image]]
 SETUP = "RUN echo hi > /f && ln -s /f /link && mkdir /d && echo x > /d/g\n"
@@ -23,8 +25,8 @@ def test_same_dockerfile_twice_is_empty_with_semantic(pair: Pair) -> None:
 
 def test_config_only_change_lists_every_config_key(pair: Pair) -> None:
     a, b = pair(
-        SETUP + 'ENV A=1\nLABEL l=1\nUSER app\nWORKDIR /d\nEXPOSE 80\nSTOPSIGNAL SIGTERM\n',
-        SETUP + 'ENV A=2 B=3\nLABEL l=2\nUSER root\nWORKDIR /\nEXPOSE 81\nVOLUME /v\n'
+        SETUP + "ENV A=1\nLABEL l=1\nUSER app\nWORKDIR /d\nEXPOSE 80\nSTOPSIGNAL SIGTERM\n",
+        SETUP + "ENV A=2 B=3\nLABEL l=2\nUSER root\nWORKDIR /\nEXPOSE 81\nVOLUME /v\n"
         'STOPSIGNAL SIGKILL\nENTRYPOINT ["sh"]\nSHELL ["/bin/sh", "-ec"]\n'
         "HEALTHCHECK --retries=2 CMD true\nONBUILD RUN true\n",
     )
@@ -87,6 +89,33 @@ def test_ignore_globs_drop_paths_and_mtime_shows_unless_semantic(pair: Pair) -> 
     semantic = diff(a, b, semantic=True, ignore=["/var/cache/**", "/var/cache", "/var"])
     assert files_only(semantic) == ImageDiff()
     assert all(not c.field.startswith("layers.diff_ids") for c in semantic.layers)
-    assert any(
-        isinstance(c, PathChange) and c.changes[0].field == "mtime" for c in result.changed
-    )
+    assert any(isinstance(c, PathChange) and c.changes[0].field == "mtime" for c in result.changed)
+
+
+def test_xattr_and_capability_change(tmp_path: Path) -> None:
+    # The executor's COPY and ADD drop xattrs (as docker's do), so this pair is written as
+    # layer tars directly: the bytes a RUN setcap layer carries.
+    raw = bytes.fromhex("0100000200200000000000000000000000000000")
+    bind = bytes.fromhex("0100000200040000000000000000000000000000")
+    images = []
+    for n, (cap, comment) in enumerate(((raw, b"one"), (bind, b"two"))):
+        xattrs = {"security.capability": cap, "user.comment": comment}
+        lay = k.layer([k.file("opt/ping", b"ping", 0o755, xattrs=xattrs)])
+        path = k.docker_archive(tmp_path / f"caps{n}.tar", k.Spec([lay], k.config([lay])))
+        images.append(Image.open(path))
+    a, b = images
+    with a, b:
+        assert a.file("/opt/ping").capabilities == "cap_net_raw=ep"
+        result = diff(a, b, ignore=["layers"])
+        assert result == ImageDiff(
+            changed=(
+                PathChange(
+                    "/opt/ping",
+                    (
+                        FieldChange("xattrs.security.capability", raw, bind),
+                        FieldChange("xattrs.user.comment", b"one", b"two"),
+                        FieldChange("capabilities", "cap_net_raw=ep", "cap_net_bind_service=ep"),
+                    ),
+                ),
+            )
+        )
