@@ -214,7 +214,7 @@ def pytest_assertrepr_compare(
         path = factory.path_of(opened) if factory is not None else None
         return f"image {path}" if path is not None else "the image"
 
-    return explain_comparison(op, left, right, name_of)
+    return explain_comparison(op, left, right, name_of, config.get_verbosity())
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
