@@ -12,6 +12,11 @@ import pytest
 
 from pytest_imagebuild.errors import ImageBuildError
 from pytest_imagebuild.image import Image
+from pytest_imagebuild.plugin.baselines_plugin import (
+    add_baseline_options,
+    configure_baselines,
+    image_baseline,
+)
 from pytest_imagebuild.plugin.builds import BuildSettings, ImageBuilder
 from pytest_imagebuild.plugin.factory import ImageFactory
 from pytest_imagebuild.plugin.report import build_header_line, header_line, image_summary
@@ -29,6 +34,7 @@ from pytest_imagebuild.plugin.summary import BuildRecord, summary_lines
 
 __all__ = [
     "image",
+    "image_baseline",
     "image_factory",
     "pytest_addoption",
     "pytest_assertrepr_compare",
@@ -80,6 +86,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="",
     )
     add_build_options(parser)
+    add_baseline_options(parser)
 
 
 def _platform(config: pytest.Config) -> str | None:
@@ -110,6 +117,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[configured_key] = _configured(config)
     config.stash[settings_key] = build_settings(config, _platform(config))
     config.stash[worker_records_key] = []
+    configure_baselines(config)
 
 
 def _factory(config: pytest.Config) -> ImageFactory:
