@@ -22,7 +22,7 @@ from pytest_imagebuild.diff.files import compare_files
 from pytest_imagebuild.diff.inventory import image_inventory
 from pytest_imagebuild.diff.meta import compare_fields, config_fields
 from pytest_imagebuild.diff.render import diff_lines
-from pytest_imagebuild.errors import UsageError
+from pytest_imagebuild.errors import ImageBuildError, UsageError
 from pytest_imagebuild.image import Image
 from pytest_imagebuild.plugin.baselines_format import parse_baseline, render_baseline
 
@@ -104,8 +104,11 @@ def assert_matches_baseline(
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             _write(path, text)
         return
-    allow = _allow_rules(folder / f"{name}.allow")
-    result = compare_text(path.read_text(encoding="utf-8"), text, str(path), allow)
+    try:
+        allow = _allow_rules(folder / f"{name}.allow")
+        result = compare_text(path.read_text(encoding="utf-8"), text, str(path), allow)
+    except ImageBuildError as exc:
+        pytest.fail(str(exc), pytrace=False)
     if result.is_empty:
         return
     lines = [f"the image does not match the baseline {path}:"]
