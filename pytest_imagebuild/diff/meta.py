@@ -72,21 +72,32 @@ def config_fields(image: Image) -> dict[str, Value]:
 
 
 def layer_fields(image: Image) -> dict[str, Value]:
+    """``layers.count`` and per layer (bottom first) ``layers.diff_ids.N``,
+    ``layers.digests.N`` and ``layers.sizes.N``."""
     out: dict[str, Value] = {"layers.count": len(image.layers)}
-    out["layers.diff_ids"] = tuple(layer.diff_id for layer in image.layers)
-    out["layers.digests"] = tuple(layer.digest for layer in image.layers)
-    out["layers.sizes"] = tuple(str(layer.size) for layer in image.layers)
+    for n, layer in enumerate(image.layers):
+        out[f"layers.diff_ids.{n}"] = layer.diff_id
+        out[f"layers.digests.{n}"] = layer.digest
+        out[f"layers.sizes.{n}"] = layer.size
     return out
 
 
 def history_fields(image: Image) -> dict[str, Value]:
+    """``history.count`` and per entry ``history.<key>.N`` for created_by, empty_layer,
+    created, comment and author."""
     out: dict[str, Value] = {"history.count": len(image.history)}
-    out["history.created_by"] = tuple(h.created_by for h in image.history)
-    out["history.empty_layer"] = tuple(str(h.empty_layer).lower() for h in image.history)
-    out["history.created"] = tuple(h.created or "" for h in image.history)
-    out["history.comment"] = tuple(h.comment for h in image.history)
-    out["history.author"] = tuple(h.author for h in image.history)
+    for n, h in enumerate(image.history):
+        out[f"history.created_by.{n}"] = h.created_by
+        out[f"history.empty_layer.{n}"] = int(h.empty_layer)
+        out[f"history.created.{n}"] = h.created
+        out[f"history.comment.{n}"] = h.comment
+        out[f"history.author.{n}"] = h.author
     return out
+
+
+def _order(name: str) -> tuple[str, int]:
+    head, _, tail = name.rpartition(".")
+    return (head, int(tail)) if tail.isdigit() else (name, -1)
 
 
 def compare_fields(
@@ -94,7 +105,7 @@ def compare_fields(
 ) -> tuple[FieldChange, ...]:
     """Every field whose value differs (a field one side lacks is None there)."""
     out = []
-    for name in sorted(old.keys() | new.keys()):
+    for name in sorted(old.keys() | new.keys(), key=_order):
         x, y = old.get(name), new.get(name)
         if x != y and not rules.skips_field(name):
             out.append(FieldChange(name, x, y))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from pytest_imagebuild.diff import FieldChange, ImageDiff, PathChange, PathEntry, diff
+from pytest_imagebuild.diff import FieldChange, ImageDiff, PathChange, PathEntry, Rules, diff
 from pytest_imagebuild.image import Image
 from tests.image import imagekit as k
 
@@ -30,7 +30,7 @@ def test_config_only_change_lists_every_config_key(pair: Pair) -> None:
         'STOPSIGNAL SIGKILL\nENTRYPOINT ["sh"]\nSHELL ["/bin/sh", "-ec"]\n'
         "HEALTHCHECK --retries=2 CMD true\nONBUILD RUN true\n",
     )
-    result = diff(a, b, ignore=["history", "/d/**:mtime", "/d:mtime"])
+    result = diff(a, b, ignore=["history", "mtime"])
     assert files_only(result) == ImageDiff()
     fields = {c.field: (c.old, c.new) for c in result.config}
     assert fields["config.env.A"] == ("1", "2")
@@ -64,8 +64,14 @@ def test_mode_owner_symlink_and_deletion(pair: Pair) -> None:
     assert changes["/d/g"] == (FieldChange("uid", 0, 1000), FieldChange("gid", 0, 1000))
     assert changes["/link"] == (FieldChange("linked_to", "/f", "/d/g"),)
     assert set(changes) == {"/f", "/d/g", "/link"}  # parents differ only in mtime
-    layer_fields = {c.field for c in result.layers}
-    assert layer_fields == {"layers.count", "layers.diff_ids", "layers.digests", "layers.sizes"}
+    # Layer 2 exists in b alone; layer 1 (SETUP's RUN) may differ in file times only.
+    fields = {c.field for c in result.layers}
+    assert {"layers.count", "layers.diff_ids.2", "layers.digests.2", "layers.sizes.2"} <= fields
+    assert {f.rpartition(".")[2] for f in fields} <= {"count", "1", "2"}
+    history = {c.field: (c.old, c.new) for c in result.history}
+    assert history["history.count"] == (3, 4)
+    assert history["history.empty_layer.3"] == (None, 0)
+    assert "rm /bin/true" in str(history["history.created_by.3"][1])
 
 
 def test_content_change_reports_digest_and_size(pair: Pair) -> None:
@@ -86,6 +92,12 @@ def test_ignore_globs_drop_paths_and_mtime_shows_unless_semantic(pair: Pair) -> 
     # "/var/cache/**" is what is inside, as in image.glob: the directory itself is kept
     assert [e.path for e in diff(a, b, ignore=["/var/cache/**"]).added] == ["/var/cache"]
     assert diff(a, b, ignore=["/var/cache", "/var/cache/**"]).added == ()
+    per_path = diff(a, b, ignore=["/var/cache/**:mtime", "/var/**:size"])
+    assert {e.path for e in per_path.added} == {"/var/cache", "/var/cache/x", "/var/cache/x/y"}
+    rules = Rules.parse(["/d/**:mtime"])
+    assert rules.skips_field("mtime", "/d/g")
+    assert not rules.skips_field("mtime", "/f")
+    assert not rules.skips_field("mode", "/d/g")
     semantic = diff(a, b, semantic=True, ignore=["/var/cache/**", "/var/cache", "/var"])
     assert files_only(semantic) == ImageDiff()
     assert all(not c.field.startswith("layers.diff_ids") for c in semantic.layers)
