@@ -17,15 +17,21 @@ from pytest_imagebuild.image.pathglob import compile_glob
 
 __all__ = ["SEMANTIC_FIELDS", "Rules"]
 
-# Fields that record when or how bytes were written, not what the image holds.
+# Fields that record when or how an image was written, not what it holds: times, the
+# layers' bytes, history text, and docker's build bookkeeping (the builder container).
 SEMANTIC_FIELDS = (
     "mtime",
     "config.created",
     "history.created",
+    "history.created_by",
+    "history.comment",
     "layers.diff_ids",
     "layers.sizes",
     "layers.digests",
-    "history.comment",
+    "config.raw.Image",
+    "config.top.container",
+    "config.top.container_config",
+    "config.top.docker_version",
 )
 FIELD = re.compile(r"[A-Za-z0-9_.*?\[\]/:@-]+")
 
