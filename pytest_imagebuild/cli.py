@@ -1,6 +1,7 @@
 """``imagebuild``: kaniko's executor flags, the embedded executor behind them.
 
 Exit codes: 0 built (and pushed), 1 the build failed, 2 the command line is wrong.
+``imagebuild diff A B`` compares two images instead (``cli_diff.py``).
 """
 
 from __future__ import annotations
@@ -201,6 +202,11 @@ def internal_error(exc: BaseException) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["diff"]:  # a subcommand; any other first word is a kaniko-style build
+        from pytest_imagebuild.cli_diff import diff_main
+
+        return diff_main(argv[1:])
     parser = make_parser()
     args = parser.parse_args(argv)
     try:

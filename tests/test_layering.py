@@ -35,6 +35,16 @@ def modules_under(sub: str) -> list[Path]:
             ("pytest_imagebuild.builder", "pytest_imagebuild.plugin"),
         ),
         ("builder", ("pytest", "_pytest", "pytest_imagebuild.image", "pytest_imagebuild.plugin")),
+        (
+            "diff",
+            (
+                "pytest",
+                "_pytest",
+                "pytest_imagebuild.builder",
+                "pytest_imagebuild.plugin",
+                "pytest_imagebuild.cli",
+            ),
+        ),
     ],
 )
 def test_side_does_not_import(side: str, forbidden: tuple[str, ...]) -> None:
@@ -64,3 +74,29 @@ def test_no_module_over_800_lines() -> None:
         if (n := len(p.read_text(encoding="utf-8").splitlines())) > 800
     ]
     assert long == []
+
+
+def test_diff_imports_only_image_errors_and_oci() -> None:
+    allowed = ("pytest_imagebuild.image", "pytest_imagebuild.diff")
+    allowed += ("pytest_imagebuild.errors", "pytest_imagebuild.oci")
+    offenders = [
+        f"{path.relative_to(PACKAGE)} imports {name}"
+        for path in modules_under("diff")
+        for name in imports_of(path)
+        if name.startswith("pytest_imagebuild")
+        and not any(name == a or name.startswith(a + ".") for a in allowed)
+    ]
+    assert offenders == []
+
+
+def test_image_reaches_diff_only_inside_image_diff() -> None:
+    # Image.diff imports diff/ in its body: the one way back, kept to a few lines.
+    offenders = []
+    for path in modules_under("image"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "pytest_imagebuild.diff"
+            ):
+                offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert offenders == []

@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_imagebuild import oci
 from pytest_imagebuild.errors import ImageFormatError
@@ -21,6 +21,9 @@ from pytest_imagebuild.image.layer import Indexed, Layer, LayerIndexer
 from pytest_imagebuild.image.source import Source, open_source
 from pytest_imagebuild.image.stream import BlobRef, Limits
 from pytest_imagebuild.image.tarindex import Member
+
+if TYPE_CHECKING:
+    from pytest_imagebuild.diff import ImageDiff
 
 __all__ = ["Image"]
 
@@ -272,3 +275,11 @@ class Image:
         if not 0 <= layer_index < len(self.layers):
             raise IndexError(f"layer index {layer_index} out of range 0..{len(self.layers) - 1}")
         return self._fs.layer_files(layer_index)
+
+    def diff(
+        self, other: Image, *, ignore: tuple[str, ...] | list[str] = (), semantic: bool = False
+    ) -> ImageDiff:
+        """What changed from this image to ``other``: ``pytest_imagebuild.diff.diff``."""
+        from pytest_imagebuild.diff import diff  # diff/ builds on image/, not the reverse
+
+        return diff(self, other, ignore=ignore, semantic=semantic)

@@ -12,6 +12,11 @@ import pytest
 
 from pytest_imagebuild.errors import ImageBuildError
 from pytest_imagebuild.image import Image
+from pytest_imagebuild.plugin.baselines_plugin import (
+    add_baseline_options,
+    configure_baselines,
+    image_baseline,
+)
 from pytest_imagebuild.plugin.builds import BuildSettings, ImageBuilder
 from pytest_imagebuild.plugin.factory import ImageFactory
 from pytest_imagebuild.plugin.report import build_header_line, header_line, image_summary
@@ -29,6 +34,7 @@ from pytest_imagebuild.plugin.summary import BuildRecord, summary_lines
 
 __all__ = [
     "image",
+    "image_baseline",
     "image_factory",
     "pytest_addoption",
     "pytest_assertrepr_compare",
@@ -81,6 +87,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="",
     )
     add_build_options(parser)
+    add_baseline_options(parser)
 
 
 def _platform(config: pytest.Config) -> str | None:
@@ -111,6 +118,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[configured_key] = _configured(config)
     config.stash[settings_key] = build_settings(config, _platform(config))
     config.stash[worker_records_key] = []
+    configure_baselines(config)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -224,7 +232,7 @@ def pytest_assertrepr_compare(
         path = factory.path_of(opened) if factory is not None else None
         return f"image {path}" if path is not None else "the image"
 
-    return explain_comparison(op, left, right, name_of)
+    return explain_comparison(op, left, right, name_of, config.get_verbosity())
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

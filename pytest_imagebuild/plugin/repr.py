@@ -10,9 +10,12 @@ import posixpath
 import stat
 from collections.abc import Callable
 
+from pytest_imagebuild.diff import ImageDiff
+from pytest_imagebuild.diff.render import diff_lines
 from pytest_imagebuild.image import File, Image, Layer, Mode
 
 __all__ = [
+    "diff_comparison",
     "explain_comparison",
     "format_file",
     "format_layer",
@@ -53,6 +56,7 @@ _FILE_FIELDS = (
     "mtime",
 )
 _LISTING_LIMIT = 30
+_DIFF_LIMITS = {0: 10, 1: 50}  # items per diff group by verbosity; -vv shows all
 _SUGGESTION_LIMIT = 6
 
 
@@ -175,10 +179,42 @@ def _compare_modes(left: int, right: int) -> list[str]:
     ]
 
 
+def _only(one: ImageDiff, other: ImageDiff) -> ImageDiff:
+    """The items of ``one`` that ``other`` lacks, per section."""
+    fields = ("added", "removed", "changed", "config", "layers", "history")
+    parts = {}
+    for name in fields:
+        theirs = set(getattr(other, name))
+        parts[name] = tuple(item for item in getattr(one, name) if item not in theirs)
+    return ImageDiff(**parts)
+
+
+def diff_comparison(left: ImageDiff, right: ImageDiff, verbosity: int) -> list[str]:
+    """An ImageDiff compared with another (usually the empty one): what differs, grouped."""
+    limit = _DIFF_LIMITS.get(verbosity)
+    if right.is_empty:
+        return ["the images differ:", *diff_lines(left, limit)]
+    if left.is_empty:
+        return ["the images are the same; expected:", *diff_lines(right, limit)]
+    lines = ["ImageDiff == ImageDiff"]
+    extra, missing = _only(left, right), _only(right, left)
+    if not extra.is_empty:
+        lines += ["changes not expected:", *("  " + x for x in diff_lines(extra, limit))]
+    if not missing.is_empty:
+        lines += ["expected changes not found:", *("  " + x for x in diff_lines(missing, limit))]
+    return lines
+
+
 def explain_comparison(
-    op: str, left: object, right: object, name_of: Callable[[Image], str]
+    op: str,
+    left: object,
+    right: object,
+    name_of: Callable[[Image], str],
+    verbosity: int = 0,
 ) -> list[str] | None:
     """Lines for ``pytest_assertrepr_compare``, or None to let pytest explain it."""
+    if op == "==" and isinstance(left, ImageDiff) and isinstance(right, ImageDiff):
+        return diff_comparison(left, right, verbosity)
     if op == "==" and isinstance(left, int) and isinstance(right, int):
         if _is_mode_pair(left, right):
             return _compare_modes(int(left), int(right))

@@ -1,0 +1,71 @@
+"""``imagebuild diff A B``: what differs between two images, as a table or JSON.
+
+Exit codes: 0 the images are the same, 1 they differ, 2 an error (bad arguments, an image
+that cannot be opened).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from contextlib import ExitStack
+
+from pytest_imagebuild.diff import diff
+from pytest_imagebuild.diff.render import diff_table, to_json
+from pytest_imagebuild.errors import ImageBuildError
+from pytest_imagebuild.image import Image
+
+__all__ = ["diff_main", "make_diff_parser"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"imagebuild diff: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def make_diff_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="imagebuild diff",
+        description="Show what differs between two images (docker-archive tarball, OCI "
+        "layout directory or OCI archive). Exit 0 same, 1 different, 2 error.",
+    )
+    parser.add_argument("a", metavar="A", help="the old image")
+    parser.add_argument("b", metavar="B", help="the new image")
+    parser.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help='path glob starting with "/", a field such as mtime or config.labels.x, or '
+        "GLOB:FIELD (repeat)",
+    )
+    parser.add_argument(
+        "--semantic", action="store_true", help="leave out timestamps and layer encoding"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON (schema_version 1)")
+    parser.add_argument("--platform", default=None, help="platform to open, e.g. linux/amd64")
+    return parser
+
+
+def diff_main(argv: Sequence[str]) -> int:
+    args = make_diff_parser().parse_args(argv)
+    try:
+        with ExitStack() as stack:
+            a = stack.enter_context(Image.open(args.a, platform=args.platform))
+            b = stack.enter_context(Image.open(args.b, platform=args.platform))
+            result = diff(a, b, ignore=args.ignore, semantic=args.semantic)
+    except ImageBuildError as exc:
+        print(f"imagebuild diff: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(
+            f"imagebuild diff: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr
+        )
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    sys.stdout.write(to_json(result) if args.json else diff_table(result))
+    return 0 if result.is_empty else 1
