@@ -67,7 +67,28 @@ class ContextError(ImageBuildError):
 
 
 class RegistryError(ImageBuildError):
-    """A registry is unreachable, refuses credentials or lacks a blob."""
+    """A registry is unreachable, refuses credentials or lacks a blob.
+
+    ``registry``, ``repository``, ``operation`` (e.g. ``PUT manifest``) and ``status`` (the
+    last HTTP status, None for a network failure) say where it failed, when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        location: Location | None = None,
+        hint: str | None = None,
+        registry: str | None = None,
+        repository: str | None = None,
+        operation: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message, location=location, hint=hint)
+        self.registry = registry
+        self.repository = repository
+        self.operation = operation
+        self.status = status
 
 
 class SandboxError(ImageBuildError):

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -16,15 +15,27 @@ from .auth import Challenge, auth_failure, basic_header, fetch_token, parse_chal
 from .credentials import Credentials, find_credentials
 from .options import RegistryOptions
 from .reference import DOCKER_HUB
+from .retry import RETRY_STATUS, Backoff
 
 __all__ = ["RegistryClient"]
 
-_RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _PLAIN_HTTP_HINT = (
     "is the registry running? for plain HTTP use --insecure-pull (pulls), --insecure "
     "(pushes) or --insecure-registry HOST"
 )
-Body = bytes | Iterable[bytes] | None
+# A body that can be sent again: bytes, or a function giving a fresh stream for each try.
+Body = bytes | Callable[[], Iterable[bytes]] | None
+
+
+def operation_of(method: str, url: str) -> tuple[str | None, str]:
+    """(repository, ``METHOD kind``) from a v2 API URL, for error reports."""
+    path = httpx.URL(url).path
+    rest = path.split("/v2/", 1)[1] if "/v2/" in path else ""
+    for marker, kind in (("/blobs/uploads", "blob upload"), ("/manifests/", "manifest"),
+                         ("/blobs/", "blob"), ("/tags/", "tag list")):  # fmt: skip
+        if marker in "/" + rest:
+            return rest.split(marker, 1)[0].strip("/") or None, f"{method} {kind}"
+    return None, f"{method} {'ping' if not rest else path}"
 
 
 def _is_tls_verify_error(exc: Exception) -> bool:
@@ -65,6 +76,7 @@ class RegistryClient:
         self._base: str | None = None
         self._challenge: Challenge | None = None
         self._tokens: dict[tuple[str, ...], str] = {}
+        self.backoff = Backoff(self.options)
 
     @property
     def credentials(self) -> Credentials | None:
@@ -134,6 +146,32 @@ class RegistryClient:
     ) -> httpx.Response:
         """Send with authentication; a status outside ``ok`` raises a RegistryError."""
         url = path if "://" in path else self.base_url + path
+        try:
+            return self._request(
+                method, url, what=what, scopes=scopes, headers=headers, params=params,
+                content=content, stream=stream, retry=retry, ok=ok,
+            )  # fmt: skip
+        except RegistryError as exc:
+            repository, operation = operation_of(method, url)
+            exc.registry = exc.registry or self.registry
+            exc.repository = exc.repository or repository
+            exc.operation = exc.operation or operation
+            raise
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        scopes: Sequence[str],
+        headers: Mapping[str, str] | None,
+        params: Mapping[str, str] | None,
+        content: Body,
+        stream: bool,
+        retry: bool,
+        ok: Sequence[int],
+    ) -> httpx.Response:
         for attempt in (0, 1):
             hdrs = dict(headers or {})
             auth = self._authorization(scopes, what)
@@ -211,22 +249,25 @@ class RegistryClient:
         attempts = 1 + (self.options.retries if retry else 0)
         for attempt in range(attempts):
             last = attempt == attempts - 1
+            retry_after: str | None = None
+            body = content() if callable(content) else content
             try:
                 req = self._http.build_request(
-                    method, url, headers=headers, params=params, content=content
+                    method, url, headers=headers, params=params, content=body
                 )
                 resp = self._http.send(req, stream=stream)
             except httpx.TransportError as exc:
                 if last or _is_tls_verify_error(exc) or _is_tls_protocol_error(exc):
-                    raise self.transport_error(exc, what) from exc
+                    raise self.transport_error(exc, what, tries=attempt + 1) from exc
             else:
-                if resp.status_code not in _RETRY_STATUS or last:
+                if resp.status_code not in RETRY_STATUS or last:
                     return resp
+                retry_after = resp.headers.get("retry-after")
                 resp.close()
-            time.sleep(self.options.backoff * 2**attempt)
+            self.backoff.wait(attempt, retry_after)
         raise RegistryError(f"no answer from registry {self.registry} for {what}")
 
-    def transport_error(self, exc: Exception, what: str) -> RegistryError:
+    def transport_error(self, exc: Exception, what: str, tries: int = 1) -> RegistryError:
         if _is_tls_verify_error(exc):
             return RegistryError(
                 f"TLS certificate of registry {self.host} is not trusted ({what}): {exc}",
@@ -243,9 +284,23 @@ class RegistryClient:
             return RegistryError(
                 f"cannot reach registry {self.host} for {what}: {exc}", hint=_PLAIN_HTTP_HINT
             )
-        return RegistryError(f"network error talking to registry {self.host} for {what}: {exc}")
+        kind = f"no byte for {self.options.timeout:g}s (read timeout)"
+        if not isinstance(exc, httpx.TimeoutException):
+            kind = f"{type(exc).__name__}: {exc or 'connection broken'}"
+        return RegistryError(
+            f"network error talking to registry {self.host} for {what}: {kind}"
+            + (f" ({tries} tries)" if tries > 1 else ""),
+            hint="the connection broke or stalled; check the registry and the network between",
+            registry=self.registry,
+        )
 
     def status_error(self, resp: httpx.Response, what: str) -> RegistryError:
+        """The error for an unexpected status, carrying that status."""
+        err = self._status_error(resp, what)
+        err.registry, err.status = self.registry, resp.status_code
+        return err
+
+    def _status_error(self, resp: httpx.Response, what: str) -> RegistryError:
         status, code, message = resp.status_code, "", ""
         try:
             errors: list[dict[str, Any]] = resp.json().get("errors") or []
@@ -265,4 +320,12 @@ class RegistryClient:
                 hint="check the repository, tag or digest (was the image pushed?)",
             )
         detail = f" {code}: {message}" if code else ""
-        return RegistryError(f"registry {self.registry} answered {status}{detail} for {what}")
+        hint = None
+        if status in RETRY_STATUS:
+            hint = "the registry is failing or throttling; it was retried with backoff"
+        return RegistryError(
+            f"registry {self.registry} answered {status}{detail} for {what}",
+            hint=hint,
+            registry=self.registry,
+            status=status,
+        )

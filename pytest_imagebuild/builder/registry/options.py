@@ -64,6 +64,12 @@ class RegistryOptions:
     certificate checks. ``certificates`` maps a registry to an extra CA bundle (PEM);
     ``client_certificates`` to a (cert, key) pair. ``mirrors`` are Docker Hub mirrors;
     ``registry_map`` maps a registry to mirrors ``host[/prefix]`` tried in order for pulls.
+
+    Faults: each request is retried ``retries`` times on connection errors, read timeouts
+    (``timeout`` seconds without a byte) and 408/429/5xx, waiting ``backoff * 2**n`` with
+    jitter (at most ``max_backoff``) or the server's Retry-After (at most
+    ``max_retry_after``). ``push_retries`` (kaniko's ``--push-retry``) and ``pull_retries``
+    (``--image-download-retry``) run a whole push or pull again on top of that.
     """
 
     insecure: bool = False
@@ -77,7 +83,11 @@ class RegistryOptions:
     skip_default_registry_fallback: bool = False
     retries: int = 2
     backoff: float = 1.0
+    max_backoff: float = 30.0
+    max_retry_after: float = 60.0
     timeout: float = 60.0
+    push_retries: int = 0
+    pull_retries: int = 0
     chunk_size: int | None = None
     docker_config: Path | None = None
     env: Mapping[str, str] | None = None

@@ -24,6 +24,7 @@ from .manifests import (
 from .platforms import host_platform
 from .pool import Registries
 from .reference import Reference
+from .retry import with_retries
 
 __all__ = ["fetch_blob", "fetch_manifest", "pull_image"]
 
@@ -68,44 +69,75 @@ def _mismatch(client: RegistryClient, what: str, desc: Descriptor, got: str) -> 
     )
 
 
-def _download(
-    client: RegistryClient, ref: Reference, desc: Descriptor, store: BlobStore, what: str
-) -> None:
-    resp = client.request(
-        "GET",
-        f"/v2/{ref.repository}/blobs/{desc.digest}",
-        what=what,
-        scopes=[ref.scope("pull")],
-        stream=True,
-    )
-    writer: BlobWriter | None = None
-    try:
-        with store.writer(expected=desc.digest) as writer:
+class _Restart(Exception):
+    """The server ignored a Range request: the blob must be received from its first byte."""
+
+
+def _receive(
+    client: RegistryClient, ref: Reference, desc: Descriptor, writer: BlobWriter, failures: int
+) -> int:
+    """GET the blob into ``writer``, resuming with Range after a broken or stalled read.
+
+    Returns the failures counted so far; raises _Restart when a resume is impossible.
+    """
+    what = f"blob {desc.digest} of {ref}"
+    resumable = False
+    while True:
+        headers = {"Range": f"bytes={writer.size}-"} if writer.size else {}
+        resp = client.request(
+            "GET",
+            f"/v2/{ref.repository}/blobs/{desc.digest}",
+            what=what,
+            scopes=[ref.scope("pull")],
+            headers=headers,
+            stream=True,
+            ok=(200, 206),
+        )
+        try:
+            if writer.size and not resp.headers.get("content-range", "").startswith(
+                f"bytes {writer.size}-"
+            ):
+                raise _Restart()
+            resumable = resumable or resp.headers.get("accept-ranges") == "bytes"
             for chunk in resp.iter_bytes(_CHUNK):
                 writer.write(chunk)
                 if desc.size and writer.size > desc.size:
                     raise _mismatch(client, what, desc, f"(more than {desc.size} bytes)")
-    except ValueError as exc:
-        got = writer.digest if writer is not None else "?"
-        raise _mismatch(client, what, desc, got) from exc
-    finally:
-        resp.close()
+            return failures
+        except httpx.TransportError as exc:
+            failures += 1
+            if failures > client.options.retries:
+                err = client.transport_error(exc, what, tries=failures)
+                err.repository, err.operation = ref.repository, "GET blob"
+                raise err from exc
+            client.backoff.wait(failures - 1)
+            if not resumable:
+                raise _Restart() from exc
+        finally:
+            resp.close()
 
 
 def fetch_blob(client: RegistryClient, ref: Reference, desc: Descriptor, store: BlobStore) -> Path:
-    """Stream one blob into ``store`` verifying its digest; skipped when already present."""
+    """Stream one blob into ``store`` verifying its digest; skipped when already present.
+
+    A download that breaks or stalls resumes from the bytes it has (Range) where the registry
+    accepts ranges, else starts over; either way the whole blob's digest is checked.
+    """
     if store.has(desc.digest):
         return store.path(desc.digest)
-    what = f"blob {desc.digest} of {ref}"
-    retries = client.options.retries
-    for attempt in range(retries + 1):
+    failures = 0
+    while True:
+        writer: BlobWriter | None = None
         try:
-            _download(client, ref, desc, store, what)
-            break
-        except httpx.TransportError as exc:
-            if attempt == retries:
-                raise client.transport_error(exc, what) from exc
-    return store.path(desc.digest)
+            with store.writer(expected=desc.digest) as writer:
+                failures = _receive(client, ref, desc, writer, failures)
+            return store.path(desc.digest)
+        except _Restart:
+            failures = max(failures, 1)
+            continue
+        except ValueError as exc:
+            got = writer.digest if writer is not None else "?"
+            raise _mismatch(client, f"blob {desc.digest} of {ref}", desc, got) from exc
 
 
 def _pull_from(
@@ -164,4 +196,11 @@ def pull_image(
             f"no mirror has {ref}: " + "; ".join(e.message for e in errors),
             hint="drop --skip-default-registry-fallback to fall back to the registry itself",
         )
-    return _pull_from(registries.client(ref.registry), ref, store, wanted)
+    client = registries.client(ref.registry)
+    return with_retries(
+        lambda: _pull_from(client, ref, store, wanted),
+        registries.options.pull_retries,
+        client.backoff,
+        f"pull of {ref}",
+        "--image-download-retry",
+    )

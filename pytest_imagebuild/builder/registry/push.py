@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -16,10 +16,16 @@ from .manifests import INDEX_TYPES, digest_of, image_descriptors, parse_manifest
 from .platforms import descriptor_from_json
 from .pool import Registries
 from .reference import Reference
+from .retry import is_transient, with_retries
 
 __all__ = ["blob_exists", "check_push_permission", "push_image", "put_manifest", "upload_blob"]
 
 _READ = 1024 * 1024
+
+
+def _reader(path: Path, start: int, length: int) -> Callable[[], Iterator[bytes]]:
+    """A body that streams ``length`` bytes from ``start`` anew each time it is sent."""
+    return lambda: _read_range(path, start, length)
 
 
 def _read_range(path: Path, start: int, length: int) -> Iterator[bytes]:
@@ -84,7 +90,8 @@ def _start_upload(
 
 def _send_blob(
     client: RegistryClient, ref: Reference, location: str, path: Path, digest: str, size: int
-) -> None:
+) -> bool:
+    """PATCH/PUT the blob; True when the registry's answer confirms the digest it stored."""
     what = f"blob {digest} to {ref.name}"
     scopes = [ref.scope("pull,push")]
     chunk = client.options.chunk_size
@@ -99,7 +106,7 @@ def _send_blob(
                 scopes=scopes,
                 retry=False,
                 ok=(202,),
-                content=_read_range(path, start, length),
+                content=_reader(path, start, length),
                 headers={
                     "Content-Type": "application/octet-stream",
                     "Content-Length": str(length),
@@ -108,12 +115,12 @@ def _send_blob(
             )
             location = _location(client, resp, what)
             start += length
-        body: Iterator[bytes] | bytes = b""
+        body: Callable[[], Iterator[bytes]] | bytes = b""
         length = 0
     else:
-        body, length = _read_range(path, 0, size), size
+        body, length = _reader(path, 0, size), size
     url = str(httpx.URL(location).copy_merge_params({"digest": digest}))
-    client.request(
+    resp = client.request(
         "PUT",
         url,
         what=what,
@@ -123,6 +130,7 @@ def _send_blob(
         content=body,
         headers={"Content-Type": "application/octet-stream", "Content-Length": str(length)},
     )
+    return str(resp.headers.get("docker-content-digest", "")) == digest
 
 
 def upload_blob(
@@ -133,7 +141,12 @@ def upload_blob(
     *,
     mount_from: Sequence[Reference] = (),
 ) -> None:
-    """Make ``digest`` exist in ``ref``'s repository: skip, mount, or stream it from ``store``."""
+    """Make ``digest`` exist in ``ref``'s repository: skip, mount, or stream it from ``store``.
+
+    An upload that fails on a transient fault starts over from the POST (an upload session
+    may be gone). The blob is known present when this returns: the registry confirmed its
+    digest, or a HEAD found it.
+    """
     if blob_exists(client, ref, digest):
         return
     path = store.path(digest)
@@ -144,12 +157,24 @@ def upload_blob(
     for attempt in range(retries + 1):
         try:
             location = _start_upload(client, ref, digest, mount_from)
-            if location is not None:
-                _send_blob(client, ref, location, path, digest, size)
-            return
+            confirmed = location is None or _send_blob(client, ref, location, path, digest, size)
+            break
         except RegistryError as exc:
-            if attempt == retries or not isinstance(exc.__cause__, httpx.TransportError):
+            if attempt == retries or not is_transient(exc):
                 raise
+            client.backoff.wait(attempt)
+            if blob_exists(client, ref, digest):
+                return
+    if not confirmed and not blob_exists(client, ref, digest):
+        raise RegistryError(
+            f"registry {client.registry} accepted blob {digest} for {ref.name} but does not "
+            "have it; the manifest was not pushed",
+            hint="the registry or a proxy in front of it lost the upload; push again",
+            registry=client.registry,
+            repository=ref.repository,
+            operation="HEAD blob",
+            status=404,
+        )
 
 
 def put_manifest(client: RegistryClient, ref: Reference, data: bytes, media_type: str) -> str:
@@ -191,6 +216,26 @@ def push_image(
     if isinstance(ref, str):
         ref = Reference.parse(ref)
     client = registries.client(ref.registry)
+    target = ref
+    return with_retries(
+        lambda: _push_once(target, store, manifest, media_type, registries, mount_from),
+        registries.options.push_retries,
+        client.backoff,
+        f"push of {ref}",
+        "--push-retry",
+    )
+
+
+def _push_once(
+    ref: Reference,
+    store: BlobStore,
+    manifest: bytes,
+    media_type: str,
+    registries: Registries,
+    mount_from: Sequence[Reference],
+) -> str:
+    """Blobs (or child manifests) first, each known present; the manifest PUT last."""
+    client = registries.client(ref.registry)
     doc, kind = parse_manifest(manifest, media_type, str(ref))
     if kind in INDEX_TYPES:
         for entry in doc.get("manifests") or []:
@@ -198,13 +243,13 @@ def push_image(
             child_path = store.path(child.digest)
             if not child_path.is_file():
                 raise RegistryError(f"manifest {child.digest} of index {ref} is not in the store")
-            push_image(
+            _push_once(
                 Reference(ref.registry, ref.repository, None, child.digest),
                 store,
                 child_path.read_bytes(),
                 child.media_type,
-                registries=registries,
-                mount_from=mount_from,
+                registries,
+                mount_from,
             )
     else:
         config, layers = image_descriptors(doc, str(ref))
