@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -162,11 +163,12 @@ class LayoutCache:
             return
         manifest, config, layers, _ = _image(key, step, self.platform, store)
         self.directory.mkdir(parents=True, exist_ok=True)
-        tmp = self.directory / f".tmp-{key.hex}-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
+        # unique per push: parallel stages of one build may push the same key at once
+        tmp = Path(tempfile.mkdtemp(dir=self.directory, prefix=f".tmp-{key.hex}-"))
         try:
-            write_oci_layout(tmp, manifest, config, layers, [key.tag], platform=self.platform)
-            os.rename(tmp, final)
+            layout = tmp / "layout"
+            write_oci_layout(layout, manifest, config, layers, [key.tag], platform=self.platform)
+            os.rename(layout, final)
         except OSError:
             if not (final / "index.json").is_file():
                 raise
