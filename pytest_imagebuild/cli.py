@@ -57,6 +57,10 @@ def make_parser() -> argparse.ArgumentParser:
     _flag(parser, "--insecure-registry", **multi, help="registry reached over plain HTTP (repeat)")
     _flag(parser, "--skip-tls-verify-registry", **multi, help="registry whose TLS is not checked")
     _flag(parser, "--registry-certificate", **multi, help="REGISTRY=CA.pem (repeat)")
+    _flag(parser, "--push-retry", type=_count, default=0, help="retries of a failed push")
+    _flag(
+        parser, "--image-download-retry", type=_count, default=0, help="retries of a failed pull"
+    )
     _flag(parser, "--verbosity", "-v", default="info", choices=_LEVELS, help="log level")
     _flag(parser, "--log-format", default="color", choices=("text", "color", "json"))
     _flag(parser, "--log-timestamp", **boolean, help="accepted for compatibility")
@@ -86,6 +90,12 @@ def make_parser() -> argparse.ArgumentParser:
         "its path (an imagebuild extension, not a kaniko flag)",
     )
     return parser
+
+
+def _count(text: str) -> int:
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(f"invalid count {text!r}: a number from 0 up")
+    return int(text)
 
 
 def _bool(text: str) -> bool:
@@ -187,6 +197,8 @@ def options_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Buil
         secrets=_secrets(args.secret),
         build_root=_path(args.build_root),
         keep_build_dir=bool(args.keep_build_dir),
+        push_retries=args.push_retry,
+        pull_retries=args.image_download_retry,
     )
 
 

@@ -327,6 +327,8 @@ def _registry_options(options: BuildOptions) -> registry.RegistryOptions:
         certificates=dict(options.registry_certificates),
         mirrors=options.registry_mirrors,
         docker_config=options.docker_config,
+        push_retries=options.push_retries,
+        pull_retries=options.pull_retries,
     )
 
 

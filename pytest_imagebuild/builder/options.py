@@ -55,6 +55,8 @@ class BuildOptions:
     secrets: tuple[tuple[str, Path], ...] = ()
     build_root: Path | None = None
     keep_build_dir: bool = False
+    push_retries: int = 0  # kaniko's --push-retry: whole pushes tried again after a failure
+    pull_retries: int = 0  # kaniko's --image-download-retry, for base images
     jobs: int = 0
     created: str | None = None
 
