@@ -100,3 +100,15 @@ def test_image_reaches_diff_only_inside_image_diff() -> None:
             ):
                 offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
     assert offenders == []
+
+
+def test_the_package_and_the_command_import_without_pytest() -> None:
+    """The ``imagebuild`` command runs where pytest is not installed (the tool's own image)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['pytest'] = None; import pytest_imagebuild, pytest_imagebuild.cli"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr

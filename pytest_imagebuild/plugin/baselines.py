@@ -15,7 +15,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import pytest
 
 from pytest_imagebuild.diff import ImageDiff, Rules
 from pytest_imagebuild.diff.files import compare_files
@@ -98,6 +97,8 @@ def assert_matches_baseline(
         folder = Path(caller).resolve().parent / DIRECTORY
     else:
         folder = Path(directory)
+    import pytest  # here, not at the top: the package imports without pytest (the command)
+
     path = folder / f"{name}.txt"
     text = baseline_text(image, mtimes)
     if (_update_requested() if update is None else update) or not path.exists():

@@ -61,7 +61,9 @@ def test_environment_forces_a_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     try:
         mode = sandbox.probe(refresh=True)
         assert mode.kind == "chroot"
-        assert mode.describe() == "root, no user namespace, chroot only, no /proc (forced)"
+        assert mode.describe() == (
+            "root, no user namespace, chroot only, no /proc (forced); no_new_privs, seccomp"
+        )
     finally:
         monkeypatch.delenv("IMAGEBUILD_SANDBOX")
         assert sandbox.probe(refresh=True).kind == "namespaces"
