@@ -24,6 +24,7 @@ from pytest_imagebuild.plugin.assertions import (
     assert_no_files,
 )
 from pytest_imagebuild.plugin.factory import ImageFactory
+from pytest_imagebuild.plugin.package_assertions import assert_no_packages, assert_package
 from pytest_imagebuild.plugin.sources import BuildSpec
 
 __all__ = [
@@ -48,4 +49,6 @@ __all__ = [
     "assert_file",
     "assert_layers",
     "assert_no_files",
+    "assert_no_packages",
+    "assert_package",
 ]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_imagebuild import oci
 from pytest_imagebuild.errors import ImageFormatError
@@ -21,6 +22,9 @@ from pytest_imagebuild.image.layer import Indexed, Layer, LayerIndexer
 from pytest_imagebuild.image.source import Source, open_source
 from pytest_imagebuild.image.stream import BlobRef, Limits
 from pytest_imagebuild.image.tarindex import Member
+
+if TYPE_CHECKING:
+    from pytest_imagebuild.packages import Packages
 
 __all__ = ["Image"]
 
@@ -272,3 +276,14 @@ class Image:
         if not 0 <= layer_index < len(self.layers):
             raise IndexError(f"layer index {layer_index} out of range 0..{len(self.layers) - 1}")
         return self._fs.layer_files(layer_index)
+
+    # Installed packages.
+
+    @cached_property
+    def packages(self) -> Packages:
+        """Installed packages (dpkg, apk, Python) read from the merged view, once."""
+        # The packages library builds on image/; importing it here, not at module top,
+        # keeps image/ free of a cycle while ``image.packages`` stays one attribute away.
+        from pytest_imagebuild.packages import read_packages
+
+        return read_packages(self)
