@@ -17,6 +17,7 @@ from pytest_imagebuild.errors import (
     UsageError,
 )
 from pytest_imagebuild.image import File, Healthcheck, HistoryEntry, Image, Layer, Mode
+from pytest_imagebuild.packages import Package, Packages
 from pytest_imagebuild.plugin.assertions import (
     assert_env,
     assert_file,
@@ -42,6 +43,8 @@ __all__ = [
     "Layer",
     "Location",
     "Mode",
+    "Package",
+    "Packages",
     "RegistryError",
     "SandboxError",
     "UsageError",
