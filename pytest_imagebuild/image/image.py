@@ -36,6 +36,17 @@ MEDIA_TYPES = {
     ("oci", "gzip"): oci.OCI_LAYER_GZIP,
     ("oci", "zstd"): oci.OCI_LAYER_ZSTD,
 }
+ENTRY_KINDS = {
+    "f": "file",
+    "h": "hardlink",
+    "l": "symlink",
+    "d": "dir",
+    "c": "char",
+    "b": "block",
+    "p": "fifo",
+    "w": "whiteout",
+    "o": "opaque",
+}
 
 
 class Image:
@@ -276,6 +287,18 @@ class Image:
         if not 0 <= layer_index < len(self.layers):
             raise IndexError(f"layer index {layer_index} out of range 0..{len(self.layers) - 1}")
         return self._fs.layer_files(layer_index)
+
+    def layer_entries(self, layer_index: int) -> list[tuple[str, str, int, str]]:
+        """The tar entries of one layer, in tar order, as ``(path, kind, size, link)``: kind
+        is "file", "hardlink", "symlink", "dir", "char", "block", "fifo", "whiteout" (path
+        is the deleted one) or "opaque" (path is the directory); size is the tar header's,
+        so only regular files have one; link is a symlink's target or a hardlink's path."""
+        if not 0 <= layer_index < len(self.layers):
+            raise IndexError(f"layer index {layer_index} out of range 0..{len(self.layers) - 1}")
+        return [
+            ("/" + m.name, ENTRY_KINDS[m.kind], m.size, "/" + m.link if m.kind == "h" else m.link)
+            for m in self._fs.members[layer_index]
+        ]
 
     # Installed packages.
 
