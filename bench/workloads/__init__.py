@@ -8,6 +8,7 @@ from workloads import (
     big_runs,
     copy_20k,
     debian_app,
+    packages_debian,
     pytest_suite,
     read_big,
     read_small,
@@ -16,5 +17,14 @@ from workloads import (
 
 ALL: dict[str, ModuleType] = {
     module.NAME: module
-    for module in (read_small, read_big, debian_app, big_runs, copy_20k, three_stages, pytest_suite)
+    for module in (
+        read_small,
+        read_big,
+        packages_debian,
+        debian_app,
+        big_runs,
+        copy_20k,
+        three_stages,
+        pytest_suite,
+    )
 }
