@@ -222,7 +222,9 @@ def analyze_efficiency(image: Image) -> Efficiency:
             path,
             hidden.get(path, 0),
             dive_waste.get(path, 0),
-            tuple(sorted(copies.get(path, ()), key=lambda c: (c.layer, c.action != "kept"))),
+            tuple(
+                sorted(copies.get(path, ()), key=lambda c: (c.layer, c.action in ("wrote", "kept")))
+            ),
         )
         for path in set(hidden) | {p for p, b in dive_waste.items() if b}
     ]
