@@ -60,8 +60,11 @@ def test_dpkg_status_matches_dpkg_query(debian_packages: Image, tmp_path: Path) 
 
 def test_apt_install_adds_to_the_base(debian_packages: Image, debian_rootfs: Path) -> None:
     base = dpkg_query(debian_rootfs / "var/lib/dpkg")
+    arch = subprocess.run(
+        ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert listed(list(debian_packages.packages.values())) - base == {
-        ("libpopt0", debian_packages.packages["libpopt0"].version, "amd64", "popt")
+        ("libpopt0", debian_packages.packages["libpopt0"].version, arch, "popt")
     }
 
 
