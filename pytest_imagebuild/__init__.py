@@ -5,6 +5,7 @@ The package holds no assert statements, so pytest need not rewrite it: PYTEST_DO
 
 from __future__ import annotations
 
+from pytest_imagebuild.efficiency import Efficiency, analyze_efficiency
 from pytest_imagebuild.errors import (
     BuildError,
     ContextError,
@@ -24,6 +25,7 @@ from pytest_imagebuild.plugin.assertions import (
     assert_layers,
     assert_no_files,
 )
+from pytest_imagebuild.plugin.efficiency_assertions import assert_efficiency
 from pytest_imagebuild.plugin.factory import ImageFactory
 from pytest_imagebuild.plugin.package_assertions import assert_no_packages, assert_package
 from pytest_imagebuild.plugin.sources import BuildSpec
@@ -33,6 +35,7 @@ __all__ = [
     "BuildSpec",
     "ContextError",
     "DockerfileError",
+    "Efficiency",
     "File",
     "Healthcheck",
     "HistoryEntry",
@@ -48,6 +51,8 @@ __all__ = [
     "RegistryError",
     "SandboxError",
     "UsageError",
+    "analyze_efficiency",
+    "assert_efficiency",
     "assert_env",
     "assert_file",
     "assert_layers",

@@ -32,7 +32,15 @@ def modules_under(sub: str) -> list[Path]:
     [
         (
             "image",
-            ("pytest_imagebuild.builder", "pytest_imagebuild.plugin"),
+            (
+                "pytest_imagebuild.builder",
+                "pytest_imagebuild.plugin",
+                "pytest_imagebuild.efficiency",
+            ),
+        ),
+        (
+            "efficiency",
+            ("pytest", "_pytest", "pytest_imagebuild.builder", "pytest_imagebuild.plugin"),
         ),
         (
             "packages",

@@ -29,6 +29,7 @@ from pytest_imagebuild import (
     Image,
     Layer,
     Mode,
+    assert_efficiency,
     assert_env,
     assert_file,
     assert_layers,
@@ -226,7 +227,15 @@ def test_every_marker_argument_is_described(page: str) -> None:
 
 @pytest.mark.parametrize(
     "helper",
-    [assert_file, assert_env, assert_layers, assert_no_files, assert_package, assert_no_packages],
+    [
+        assert_file,
+        assert_env,
+        assert_layers,
+        assert_no_files,
+        assert_package,
+        assert_no_packages,
+        assert_efficiency,
+    ],
 )
 def test_every_helper_argument_is_described(page: str, helper: Callable[..., object]) -> None:
     text = section(page, 5)
