@@ -20,8 +20,9 @@ from pytest_imagebuild.image import Image
 DEBIAN_DOCKERFILE = """\
 FROM scratch
 ADD debian.tar /
-RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends libpopt0 \\
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends libpopt0 libgdbm6 \\
     && rm -rf /var/lib/apt/lists/*
+RUN dpkg --purge libgdbm6
 """
 
 # The fields apk writes for each package (apk-tools' database format, apk v2).
@@ -77,7 +78,8 @@ def _run(*cmd: str, cwd: Path | None = None) -> None:
 
 @pytest.fixture(scope="session")
 def debian_packages_tar(debian_rootfs_tar: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The Debian minbase with libpopt0 installed by apt, built by the executor."""
+    """The Debian minbase with libpopt0 and libgdbm6 installed by apt, then libgdbm6 purged
+    by dpkg in a later layer; built by the executor."""
     context = tmp_path_factory.mktemp("debian-packages")
     try:
         os.link(debian_rootfs_tar, context / "debian.tar")

@@ -68,6 +68,17 @@ def test_apt_install_adds_to_the_base(debian_packages: Image, debian_rootfs: Pat
     }
 
 
+def test_a_package_purged_in_a_later_layer_is_gone(debian_packages: Image) -> None:
+    assert "libgdbm6" not in debian_packages.packages
+    install, purge = debian_packages.layers[-2:]
+    assert "apt-get" in install.created_by
+    assert "dpkg --purge" in purge.created_by
+    (status,) = [
+        f for f in debian_packages.layer_files(install.index) if f.path == "/var/lib/dpkg/status"
+    ]
+    assert "Package: libgdbm6\n" in status.read_text()
+
+
 def test_distroless_status_d(busybox_packages: Image, debian_rootfs: Path) -> None:
     dpkg = busybox_packages.packages.ecosystem("dpkg")
     assert sorted(dpkg) == sorted(DISTROLESS_PACKAGES)
