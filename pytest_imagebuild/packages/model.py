@@ -9,7 +9,7 @@ __all__ = ["ECOSYSTEMS", "Package", "Packages"]
 
 # Lookup order of ``packages[name]`` when a name is installed by more than one ecosystem:
 # the system package manager first, then language packages.
-ECOSYSTEMS = ("dpkg", "apk", "python")
+ECOSYSTEMS = ("dpkg", "apk", "rpm", "python", "npm")
 
 
 @dataclass(frozen=True)
@@ -39,9 +39,10 @@ class Packages(Mapping[str, Package]):
     """Installed packages by name.
 
     ``packages["x"]`` is the package of that name from the first ecosystem in
-    ``ECOSYSTEMS`` order (dpkg, apk, python) that has one; ``packages.ecosystem("python")``
-    narrows to one ecosystem, and ``packages.all("x")`` gives every package named x (one
-    name may be installed by dpkg and pip, or by pip into two site-packages).
+    ``ECOSYSTEMS`` order (dpkg, apk, rpm, python, npm) that has one;
+    ``packages.ecosystem("python")`` narrows to one ecosystem, and ``packages.all("x")``
+    gives every package named x (one name may be installed by dpkg and pip, by pip into
+    two site-packages, or by npm at two depths of node_modules).
     """
 
     def __init__(self, packages: Iterable[Package]) -> None:

@@ -48,7 +48,7 @@ def test_assert_package_missing_names_similar_packages(debian_packages: Image) -
     assert found[:3] == [
         "package libpopt1: 1 mismatch",
         "  installed: expected a package, found none",
-        f"image packages: {len(debian_packages.packages)} dpkg, 0 apk, 0 python",
+        f"image packages: {len(debian_packages.packages)} dpkg, 0 apk, 0 rpm, 0 python, 0 npm",
     ]
     assert "installed packages like 'libpopt1':" in found
     assert f"  libpopt0 {debian_packages.packages['libpopt0'].version} (dpkg)" in found
@@ -64,10 +64,12 @@ def test_assert_package_by_ecosystem(busybox_packages: Image) -> None:
     with pytest.raises(AssertionError, match=r"package six \(dpkg\): 1 mismatch"):
         assert_package(busybox_packages, "six", ecosystem="dpkg")
     assert_package(busybox_packages, "musl", ecosystem="apk", version="1.2.4_git20230717-r4")
-    with pytest.raises(UsageError, match="no version ordering for 'apk'"):
-        assert_package(busybox_packages, "musl", min_version="1.2")
+    # apk's order: a _git suffix comes after the plain release, before the next one.
+    assert_package(busybox_packages, "musl", min_version="1.2.4-r4", max_version="1.2.5")
+    with pytest.raises(AssertionError, match=r"min_version: expected >= '1.2.4_p1'"):
+        assert_package(busybox_packages, "musl", min_version="1.2.4_p1")
     with pytest.raises(UsageError, match="ecosystem must be one of"):
-        assert_package(busybox_packages, "musl", ecosystem="rpm")
+        assert_package(busybox_packages, "musl", ecosystem="pacman")
 
 
 def test_assert_no_packages(debian_packages: Image, busybox_packages: Image) -> None:

@@ -69,6 +69,10 @@ def test_bad_versions_and_unordered_ecosystems_are_usage_errors() -> None:
         compare_versions("dpkg", "a:1", "1")
     with pytest.raises(UsageError, match="not a PEP 440 version"):
         compare_versions("python", "1.0-", "1")
-    with pytest.raises(UsageError, match="no version ordering for 'apk'") as excinfo:
-        compare_versions("apk", "1.0-r0", "1.0-r1")
+    with pytest.raises(UsageError, match="not an apk version"):
+        compare_versions("apk", "1.0-x", "1.0-r1")
+    with pytest.raises(UsageError, match="not a semver version"):
+        compare_versions("npm", "1.0", "1.0.1")
+    with pytest.raises(UsageError, match="no version ordering for 'pacman'") as excinfo:
+        compare_versions("pacman", "1.0-1", "1.0-2")
     assert "version=" in str(excinfo.value)
