@@ -48,7 +48,10 @@ class Packages(Mapping[str, Package]):
     def __init__(self, packages: Iterable[Package]) -> None:
         rank = {name: i for i, name in enumerate(ECOSYSTEMS)}
         self._items = tuple(
-            sorted(packages, key=lambda p: (rank.get(p.ecosystem, len(rank)), p.name, p.path))
+            sorted(
+                packages,
+                key=lambda p: (rank.get(p.ecosystem, len(rank)), p.name, p.path.count("/"), p.path),
+            )
         )
         self._by_name: dict[str, Package] = {}
         self._keyed: dict[tuple[str, str], list[Package]] = {}

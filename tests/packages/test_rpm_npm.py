@@ -196,3 +196,17 @@ def test_bad_package_json_names_the_file(tmp_path: Path) -> None:
     with _archive(tmp_path, entries) as image, pytest.raises(ImageFormatError) as info:
         read_packages(image)
     assert str(info.value).startswith("/app/node_modules/bad/package.json: bad JSON")
+
+
+def test_plain_lookup_takes_the_shallowest_copy(tmp_path: Path) -> None:
+    def package_json(version: str) -> bytes:
+        return json.dumps({"name": "x", "version": version}).encode()
+
+    entries = [
+        kit.file("app/node_modules/aaa/node_modules/x/package.json", package_json("1.0.0")),
+        kit.file("app/node_modules/x/package.json", package_json("2.0.0")),
+    ]
+    with _archive(tmp_path, entries) as image:
+        packages = read_packages(image)
+    assert packages["x"].version == "2.0.0"
+    assert [p.version for p in packages.all("x")] == ["2.0.0", "1.0.0"]
