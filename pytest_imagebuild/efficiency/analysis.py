@@ -139,12 +139,13 @@ def _dive(layers: list[Entries]) -> tuple[dict[str, _Path], list[int]]:
             if entry.smallest < 0 or size < entry.smallest:
                 entry.smallest = size
             entry.nodes += 1
-        for raw, payload in tree.below("/"):
-            if raw == "/":
-                continue
+        # Stack the layer: dive grafts in name order, so ".wh.x" goes before "x".
+        nodes = [(raw, payload) for raw, payload in tree.below("/") if raw != "/"]
+        for raw, payload in nodes:
             if payload is not None and payload[0] == "whiteout":
                 stacked.remove(_real(raw))
-            else:
+        for raw, payload in nodes:
+            if payload is None or payload[0] != "whiteout":
                 kind, size = payload if payload is not None else ("", 0)
                 stacked.put(raw, (kind == "dir", size))
     return stats, skipped
