@@ -304,7 +304,7 @@ class Image:
 
     @cached_property
     def packages(self) -> Packages:
-        """Installed packages (dpkg, apk, Python) read from the merged view, once."""
+        """Installed packages (dpkg, apk, rpm, Python, npm) read from the merged view, once."""
         # The packages library builds on image/; importing it here, not at module top,
         # keeps image/ free of a cycle while ``image.packages`` stays one attribute away.
         from pytest_imagebuild.packages import read_packages
