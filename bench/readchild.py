@@ -1,7 +1,8 @@
 """The measured child of the read-side rows, run in a fresh interpreter.
 
 ``python bench/readchild.py MODE IMAGE [CACHE]`` prints JSON: MODE ``open`` times
-``Image.open``; ``query`` opens, reads one file and times 50 attribute checks one by one.
+``Image.open``; ``query`` opens, reads one file and times 50 attribute checks one by one;
+``packages`` opens and times ``image.packages``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ def _child(mode: str, image_path: str, cache: str | None) -> dict[str, object]:
         result["query_median"] = statistics.median(times)
         result["query_max"] = max(times)
         result["queries"] = len(times)
+    if mode == "packages":
+        start = time.perf_counter()
+        packages = image.packages
+        result["packages"] = time.perf_counter() - start
+        result["count"] = len(packages.every)
     image.close()
     return result
 

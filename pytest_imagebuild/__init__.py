@@ -7,6 +7,7 @@ from __future__ import annotations
 
 # ``diff`` itself stays pytest_imagebuild.diff.diff: a function here would hide the package.
 from pytest_imagebuild.diff import FieldChange, ImageDiff, PathChange, PathEntry
+from pytest_imagebuild.efficiency import Efficiency, analyze_efficiency
 from pytest_imagebuild.errors import (
     BuildError,
     ContextError,
@@ -19,6 +20,7 @@ from pytest_imagebuild.errors import (
     UsageError,
 )
 from pytest_imagebuild.image import File, Healthcheck, HistoryEntry, Image, Layer, Mode
+from pytest_imagebuild.packages import Package, Packages
 from pytest_imagebuild.plugin.assertions import (
     assert_env,
     assert_file,
@@ -26,7 +28,9 @@ from pytest_imagebuild.plugin.assertions import (
     assert_no_files,
 )
 from pytest_imagebuild.plugin.baselines import assert_matches_baseline
+from pytest_imagebuild.plugin.efficiency_assertions import assert_efficiency
 from pytest_imagebuild.plugin.factory import ImageFactory
+from pytest_imagebuild.plugin.package_assertions import assert_no_packages, assert_package
 from pytest_imagebuild.plugin.sources import BuildSpec
 
 __all__ = [
@@ -34,6 +38,7 @@ __all__ = [
     "BuildSpec",
     "ContextError",
     "DockerfileError",
+    "Efficiency",
     "FieldChange",
     "File",
     "Healthcheck",
@@ -46,14 +51,20 @@ __all__ = [
     "Layer",
     "Location",
     "Mode",
+    "Package",
+    "Packages",
     "PathChange",
     "PathEntry",
     "RegistryError",
     "SandboxError",
     "UsageError",
+    "analyze_efficiency",
+    "assert_efficiency",
     "assert_env",
     "assert_file",
     "assert_layers",
     "assert_matches_baseline",
     "assert_no_files",
+    "assert_no_packages",
+    "assert_package",
 ]

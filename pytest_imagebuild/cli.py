@@ -58,9 +58,7 @@ def make_parser() -> argparse.ArgumentParser:
     _flag(parser, "--skip-tls-verify-registry", **multi, help="registry whose TLS is not checked")
     _flag(parser, "--registry-certificate", **multi, help="REGISTRY=CA.pem (repeat)")
     _flag(parser, "--push-retry", type=_count, default=0, help="retries of a failed push")
-    _flag(
-        parser, "--image-download-retry", type=_count, default=0, help="retries of a failed pull"
-    )
+    _flag(parser, "--image-download-retry", type=_count, default=0, help="retries of a failed pull")
     _flag(parser, "--verbosity", "-v", default="info", choices=_LEVELS, help="log level")
     _flag(parser, "--log-format", default="color", choices=("text", "color", "json"))
     _flag(parser, "--log-timestamp", **boolean, help="accepted for compatibility")

@@ -32,7 +32,19 @@ def modules_under(sub: str) -> list[Path]:
     [
         (
             "image",
-            ("pytest_imagebuild.builder", "pytest_imagebuild.plugin"),
+            (
+                "pytest_imagebuild.builder",
+                "pytest_imagebuild.plugin",
+                "pytest_imagebuild.efficiency",
+            ),
+        ),
+        (
+            "efficiency",
+            ("pytest", "_pytest", "pytest_imagebuild.builder", "pytest_imagebuild.plugin"),
+        ),
+        (
+            "packages",
+            ("pytest", "_pytest", "pytest_imagebuild.builder", "pytest_imagebuild.plugin"),
         ),
         ("builder", ("pytest", "_pytest", "pytest_imagebuild.image", "pytest_imagebuild.plugin")),
         (
@@ -112,3 +124,36 @@ def test_the_package_and_the_command_import_without_pytest() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_packages_imports_only_image_errors_and_oci() -> None:
+    allowed = ("pytest_imagebuild.image", "pytest_imagebuild.errors", "pytest_imagebuild.oci")
+    offenders = [
+        f"{path.relative_to(PACKAGE)} imports {name}"
+        for path in modules_under("packages")
+        for name in imports_of(path)
+        if name.startswith("pytest_imagebuild")
+        and not name.startswith("pytest_imagebuild.packages")
+        and not any(name == a or name.startswith(a + ".") for a in allowed)
+    ]
+    assert offenders == []
+
+
+def test_image_reaches_packages_only_inside_image_packages() -> None:
+    """``Image.packages`` imports the packages library when called; nothing else in
+    image/ may import it, and not at module level."""
+    found = []
+    for path in modules_under("image"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for func in ast.walk(tree):
+            if not isinstance(func, ast.FunctionDef | ast.Module):
+                continue
+            for node in (
+                ast.iter_child_nodes(func) if isinstance(func, ast.Module) else ast.walk(func)
+            ):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                    "pytest_imagebuild.packages"
+                ):
+                    where = func.name if isinstance(func, ast.FunctionDef) else "<module>"
+                    found.append(f"{path.relative_to(PACKAGE)}:{where}")
+    assert found == ["image/image.py:packages"]

@@ -29,12 +29,16 @@ from pytest_imagebuild import (
     Image,
     Layer,
     Mode,
+    assert_efficiency,
     assert_env,
     assert_file,
     assert_layers,
     assert_no_files,
+    assert_no_packages,
+    assert_package,
 )
 from pytest_imagebuild.cli import make_parser
+from pytest_imagebuild.packages import Package, Packages
 from pytest_imagebuild.plugin.sources import MARKER_SIGNATURE
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "reference.md"
@@ -198,7 +202,9 @@ def public_members(cls: type) -> set[str]:
     return names | instance_attributes(cls)
 
 
-@pytest.mark.parametrize("cls", [Image, File, Mode, Layer, HistoryEntry, Healthcheck])
+@pytest.mark.parametrize(
+    "cls", [Image, File, Mode, Layer, HistoryEntry, Healthcheck, Package, Packages]
+)
 def test_every_public_attribute_is_mentioned(page: str, cls: type) -> None:
     api = section(page, 4)
     words = code_words(api)
@@ -219,7 +225,18 @@ def test_every_marker_argument_is_described(page: str) -> None:
     assert not missing, f"dockerfile marker arguments without a row in section 2: {missing}"
 
 
-@pytest.mark.parametrize("helper", [assert_file, assert_env, assert_layers, assert_no_files])
+@pytest.mark.parametrize(
+    "helper",
+    [
+        assert_file,
+        assert_env,
+        assert_layers,
+        assert_no_files,
+        assert_package,
+        assert_no_packages,
+        assert_efficiency,
+    ],
+)
 def test_every_helper_argument_is_described(page: str, helper: Callable[..., object]) -> None:
     text = section(page, 5)
     name = helper.__name__

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from functools import cached_property
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from pytest_imagebuild.image.tarindex import Member
 
 if TYPE_CHECKING:
     from pytest_imagebuild.diff import ImageDiff
+    from pytest_imagebuild.packages import Packages
 
 __all__ = ["Image"]
 
@@ -34,6 +36,17 @@ MEDIA_TYPES = {
     ("oci", "none"): oci.OCI_LAYER,
     ("oci", "gzip"): oci.OCI_LAYER_GZIP,
     ("oci", "zstd"): oci.OCI_LAYER_ZSTD,
+}
+ENTRY_KINDS = {
+    "f": "file",
+    "h": "hardlink",
+    "l": "symlink",
+    "d": "dir",
+    "c": "char",
+    "b": "block",
+    "p": "fifo",
+    "w": "whiteout",
+    "o": "opaque",
 }
 
 
@@ -283,3 +296,26 @@ class Image:
         from pytest_imagebuild.diff import diff  # diff/ builds on image/, not the reverse
 
         return diff(self, other, ignore=ignore, semantic=semantic)
+
+    def layer_entries(self, layer_index: int) -> list[tuple[str, str, int, str]]:
+        """The tar entries of one layer, in tar order, as ``(path, kind, size, link)``: kind
+        is "file", "hardlink", "symlink", "dir", "char", "block", "fifo", "whiteout" (path
+        is the deleted one) or "opaque" (path is the directory); size is the tar header's,
+        so only regular files have one; link is a symlink's target or a hardlink's path."""
+        if not 0 <= layer_index < len(self.layers):
+            raise IndexError(f"layer index {layer_index} out of range 0..{len(self.layers) - 1}")
+        return [
+            ("/" + m.name, ENTRY_KINDS[m.kind], m.size, "/" + m.link if m.kind == "h" else m.link)
+            for m in self._fs.members[layer_index]
+        ]
+
+    # Installed packages.
+
+    @cached_property
+    def packages(self) -> Packages:
+        """Installed packages (dpkg, apk, rpm, Python, npm) read from the merged view, once."""
+        # The packages library builds on image/; importing it here, not at module top,
+        # keeps image/ free of a cycle while ``image.packages`` stays one attribute away.
+        from pytest_imagebuild.packages import read_packages
+
+        return read_packages(self)

@@ -15,7 +15,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-
 from pytest_imagebuild.diff import ImageDiff, Rules
 from pytest_imagebuild.diff.files import compare_files
 from pytest_imagebuild.diff.inventory import image_inventory
