@@ -16,6 +16,7 @@ from pytest_imagebuild.plugin.builds import BuildSettings, ImageBuilder
 from pytest_imagebuild.plugin.factory import ImageFactory
 from pytest_imagebuild.plugin.report import build_header_line, header_line, image_summary
 from pytest_imagebuild.plugin.repr import explain_comparison
+from pytest_imagebuild.plugin.runner import SandboxRunner
 from pytest_imagebuild.plugin.settings import add_build_options, build_settings
 from pytest_imagebuild.plugin.sources import (
     MARKER_SIGNATURE,
@@ -121,6 +122,7 @@ def _factory(config: pytest.Config) -> ImageFactory:
             index_cache=cache.mkdir("imagebuild") / "index" if cache is not None else None,
             platform=settings.platform,
             builder=ImageBuilder(settings),
+            runner=SandboxRunner(settings.cache_dir / "run"),
         )
         config.stash[factory_key] = factory
     return factory
