@@ -16,13 +16,14 @@ from pytest_imagebuild.errors import (
     SandboxError,
     UsageError,
 )
-from pytest_imagebuild.image import File, Healthcheck, HistoryEntry, Image, Layer, Mode
+from pytest_imagebuild.image import File, Healthcheck, HistoryEntry, Image, Layer, Mode, RunResult
 from pytest_imagebuild.plugin.assertions import (
     assert_env,
     assert_file,
     assert_layers,
     assert_no_files,
 )
+from pytest_imagebuild.plugin.commands import assert_command
 from pytest_imagebuild.plugin.factory import ImageFactory
 from pytest_imagebuild.plugin.sources import BuildSpec
 
@@ -42,8 +43,10 @@ __all__ = [
     "Location",
     "Mode",
     "RegistryError",
+    "RunResult",
     "SandboxError",
     "UsageError",
+    "assert_command",
     "assert_env",
     "assert_file",
     "assert_layers",

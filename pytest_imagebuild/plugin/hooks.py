@@ -7,6 +7,7 @@ The logic lives in the modules beside it: ``factory`` (which image, opened or bu
 from __future__ import annotations
 
 from collections.abc import Generator
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +27,7 @@ from pytest_imagebuild.plugin.sources import (
     source_from_marker,
     source_from_param,
 )
+from pytest_imagebuild.plugin.structure_items import StructureFile, structure_files
 from pytest_imagebuild.plugin.summary import BuildRecord, summary_lines
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "image_factory",
     "pytest_addoption",
     "pytest_assertrepr_compare",
+    "pytest_collect_file",
     "pytest_configure",
     "pytest_report_header",
     "pytest_runtest_makereport",
@@ -49,6 +52,7 @@ configured_key = pytest.StashKey[TarballSource | None]()
 settings_key = pytest.StashKey[BuildSettings]()
 worker_records_key = pytest.StashKey[list[BuildRecord]]()
 image_key = pytest.StashKey[Image]()
+structure_key = pytest.StashKey[dict[Path, ImageSource | None]]()
 build_log_key = pytest.StashKey[str]()
 
 
@@ -79,6 +83,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "platform to open from multi-platform images, e.g. linux/amd64",
         type="string",
         default="",
+    )
+    group.addoption(
+        "--imagebuild-structure-tests",
+        metavar="GLOB[=IMAGE]",
+        action="append",
+        default=[],
+        dest="imagebuild_structure_tests",
+        help="container-structure-test YAML files to collect (repeat); =IMAGE names a tarball "
+        "or a Dockerfile to run them on (default: the --imagebuild-image image)",
+    )
+    parser.addini(
+        "imagebuild_structure_tests",
+        "container-structure-test YAML files, GLOB or GLOB=IMAGE per line (ini-relative)",
+        type="linelist",
     )
     add_build_options(parser)
 
@@ -111,6 +129,18 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[configured_key] = _configured(config)
     config.stash[settings_key] = build_settings(config, _platform(config))
     config.stash[worker_records_key] = []
+    config.stash[structure_key] = structure_files(config)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> StructureFile | None:
+    config = parent.config
+    files = config.stash.get(structure_key, {})
+    if file_path.absolute() not in files:
+        return None
+    source = files[file_path.absolute()] or config.stash.get(configured_key, None)
+    return StructureFile.from_parent(
+        parent, path=file_path, source=source, factory_of=lambda: _factory(config)
+    )
 
 
 def _factory(config: pytest.Config) -> ImageFactory:
