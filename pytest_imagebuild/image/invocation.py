@@ -92,7 +92,7 @@ def _table(image: Image, path: str) -> list[list[str]]:
     return rows
 
 
-def _user(image: Image, spec: str, group_given: bool) -> tuple[int, int, str, str | None]:
+def _user(image: Image, spec: str) -> tuple[int, int, str, str | None]:
     """uid, primary gid, home and the passwd name of the user part of a USER spec."""
     for row in _table(image, "/etc/passwd"):
         if len(row) >= 7 and (row[0] == spec or row[2] == spec):
@@ -131,12 +131,17 @@ def _supplementary(image: Image, name: str | None) -> tuple[int, ...]:
 
 
 def resolve_user(image: Image, spec: str) -> tuple[int, int, tuple[int, ...], str]:
-    """uid, gid, supplementary groups and home for a USER value ("", name, uid, u:g)."""
+    """uid, gid, supplementary groups and home for a USER value ("", name, uid, u:g).
+
+    As docker does, the groups hold the primary gid first, then the groups of
+    ``/etc/group`` that list the user (only when no group was named).
+    """
     user, sep, group = (spec or "0").partition(":")
-    uid, gid, home, name = _user(image, user or "0", bool(sep))
+    uid, gid, home, name = _user(image, user or "0")
     if sep and group:
-        return uid, _group(image, group), (), home
-    return uid, gid, _supplementary(image, name), home
+        return uid, _group(image, group), (_group(image, group),), home
+    extra = tuple(g for g in _supplementary(image, name) if g != gid)
+    return uid, gid, (gid, *extra), home
 
 
 def _argv(

@@ -6,14 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.structure.images import APP_DOCKERFILE, APP_SH, build_image
+from tests.structure.images import app_image
 
 
 @pytest.fixture(scope="session")
 def app_image_tar(busybox_rootfs_tar: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The busybox root with metadata of every kind, a setuid busybox and an entrypoint."""
-    work = tmp_path_factory.mktemp("app-image")
-    return build_image(busybox_rootfs_tar, work, APP_DOCKERFILE, {"app.sh": APP_SH})
+    return app_image(busybox_rootfs_tar, tmp_path_factory)
 
 
 @pytest.fixture

@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from pytest_imagebuild.builder.build import build
 from pytest_imagebuild.builder.options import BuildOptions
 
@@ -36,6 +38,16 @@ echo "app $*"
 echo "user $(id -u):$(id -g) in $(pwd)" >&2
 exit 0
 """
+
+
+def app_image(rootfs_tar: Path, factory: pytest.TempPathFactory) -> Path:
+    """The app image (APP_DOCKERFILE), built once per session and kept under its base temp."""
+    work = factory.getbasetemp() / "app-image"
+    tar = work / "image.tar"
+    if not tar.is_file():
+        shutil.rmtree(work, ignore_errors=True)
+        build_image(rootfs_tar, work, APP_DOCKERFILE, {"app.sh": APP_SH})
+    return tar
 
 
 def build_image(rootfs_tar: Path, work: Path, dockerfile: str, files: dict[str, str]) -> Path:

@@ -8,7 +8,6 @@ import pytest
 
 from tests.structure.suites import structure_project
 
-
 CASES = [
     (
         "schemaVersion: 2.0.0\nfileExistenceTests:\n  - name: a\n    path: [unclosed\n",
