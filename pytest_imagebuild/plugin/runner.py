@@ -18,9 +18,11 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Literal
 
 from pytest_imagebuild.builder import sandbox, userns
 from pytest_imagebuild.builder.fs import unpack_layer
+from pytest_imagebuild.errors import UsageError
 from pytest_imagebuild.image import Image
 from pytest_imagebuild.image.invocation import Invocation, RunResult
 from pytest_imagebuild.plugin.runchild import in_mount_namespace
@@ -60,12 +62,22 @@ class SandboxRunner:
     """Runs :class:`Invocation` values for images; attach it as ``image.runner``.
 
     ``cache_dir`` holds the unpacked roots and each run's scratch directory; ``mode`` is the
-    sandbox mode (probed once when not given). ``unpacks`` counts roots this runner made,
-    ``views`` the kinds of writable views it used.
+    sandbox mode (probed once when not given); ``view="copy"`` skips overlayfs and copies the
+    root for each call (what happens anyway where overlayfs does not mount). ``unpacks``
+    counts roots this runner made, ``views`` the kinds of writable views it used.
     """
 
-    def __init__(self, cache_dir: Path, mode: sandbox.SandboxMode | None = None) -> None:
+    def __init__(
+        self,
+        cache_dir: Path,
+        mode: sandbox.SandboxMode | None = None,
+        *,
+        view: Literal["auto", "copy"] = "auto",
+    ) -> None:
+        if view not in ("auto", "copy"):
+            raise UsageError(f"view must be 'auto' or 'copy', not {view!r}")
         self.cache_dir = cache_dir
+        self.view = view
         self._mode = mode
         self.unpacks = 0
         self.runs = 0
@@ -130,7 +142,14 @@ class SandboxRunner:
         rootless = os.geteuid() != 0
         try:
             view, results = in_mount_namespace(
-                run_in_view, str(base), str(scratch), mode, shell, rootless, list(invocations)
+                run_in_view,
+                str(base),
+                str(scratch),
+                mode,
+                shell,
+                rootless,
+                self.view == "auto",
+                list(invocations),
             )
         finally:
             _remove(scratch)

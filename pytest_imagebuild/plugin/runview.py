@@ -116,6 +116,7 @@ def run_in_view(
     mode: sandbox.SandboxMode,
     shell: bool,
     rootless: bool,
+    overlay: bool,
     invocations: Sequence[Invocation],
 ) -> tuple[str, list[RunResult]]:
     """Run ``invocations`` one after another in one fresh view of ``base``.
@@ -125,7 +126,7 @@ def run_in_view(
     work = Path(scratch)
     merged = work / "merged"
     merged.mkdir()
-    mounted = can_mount and _overlay(Path(base), work, merged, rootless)
+    mounted = overlay and can_mount and _overlay(Path(base), work, merged, rootless)
     try:
         if not mounted:
             _copy(Path(base), merged)
