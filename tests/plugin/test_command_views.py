@@ -98,7 +98,7 @@ def _processes_with(marker: str) -> list[int]:
 def test_timeout_kills_the_command_and_leaves_nothing(app: Image, tmp_path: Path) -> None:
     app.runner = SandboxRunner(tmp_path)
     started = time.monotonic()
-    with pytest.raises(SandboxError, match="timed out after 1.0s and was killed"):
+    with pytest.raises(SandboxError, match=r"timed out after 1\.0s and was killed"):
         app.run("sleep 4242 & setsid sleep 4243 & sleep 4244", timeout=1.0)
     assert time.monotonic() - started < 10
     assert _processes_with("sleep 424") == []
