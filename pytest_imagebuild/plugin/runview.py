@@ -21,7 +21,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from pytest_imagebuild.builder import sandbox
+from pytest_imagebuild.builder import sandbox, userns
 from pytest_imagebuild.builder.sandbox import libc
 from pytest_imagebuild.errors import SandboxError, UsageError
 from pytest_imagebuild.image.invocation import Invocation, RunResult
@@ -89,6 +89,9 @@ def _one(root: Path, invocation: Invocation, mode: sandbox.SandboxMode, shell: b
             "stdin= needs /bin/sh in the image, which this image lacks",
             hint="run the command without stdin",
         )
+    # setgroups is denied in a single-uid user namespace; the sandbox accepts that only for
+    # an empty list, and the process keeps the one group it has (gid 0).
+    groups = () if userns.current().kind == "single" else invocation.groups
     out = bytearray()
     try:
         code = sandbox.run(
@@ -97,7 +100,7 @@ def _one(root: Path, invocation: Invocation, mode: sandbox.SandboxMode, shell: b
             env=dict(invocation.env),
             workdir=invocation.workdir,
             user=f"{invocation.uid}:{invocation.gid}",
-            groups=invocation.groups,
+            groups=groups,
             output=out.extend,
             timeout=invocation.timeout,
             mode=mode,
