@@ -11,10 +11,20 @@ from workloads import (
     pytest_suite,
     read_big,
     read_small,
+    structure_suite,
     three_stages,
 )
 
 ALL: dict[str, ModuleType] = {
     module.NAME: module
-    for module in (read_small, read_big, debian_app, big_runs, copy_20k, three_stages, pytest_suite)
+    for module in (
+        read_small,
+        read_big,
+        debian_app,
+        big_runs,
+        copy_20k,
+        three_stages,
+        pytest_suite,
+        structure_suite,
+    )
 }
