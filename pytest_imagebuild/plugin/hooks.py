@@ -36,6 +36,7 @@ __all__ = [
     "pytest_addoption",
     "pytest_assertrepr_compare",
     "pytest_collect_file",
+    "pytest_collection_finish",
     "pytest_configure",
     "pytest_report_header",
     "pytest_runtest_makereport",
@@ -53,6 +54,7 @@ settings_key = pytest.StashKey[BuildSettings]()
 worker_records_key = pytest.StashKey[list[BuildRecord]]()
 image_key = pytest.StashKey[Image]()
 structure_key = pytest.StashKey[dict[Path, ImageSource | None]]()
+structure_seen_key = pytest.StashKey[set[Path]]()
 build_log_key = pytest.StashKey[str]()
 
 
@@ -138,6 +140,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> StructureF
     if file_path.absolute() not in files:
         return None
     source = files[file_path.absolute()] or config.stash.get(configured_key, None)
+    config.stash.setdefault(structure_seen_key, set()).add(file_path.absolute())
     return StructureFile.from_parent(
         parent, path=file_path, source=source, factory_of=lambda: _factory(config)
     )
@@ -156,6 +159,21 @@ def _factory(config: pytest.Config) -> ImageFactory:
         )
         config.stash[factory_key] = factory
     return factory
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Named structure-test files outside what pytest collected (testpaths, the rootdir)
+    would silently not run: say so, unless the command line chose the paths."""
+    config = session.config
+    if config.args_source == pytest.Config.ArgsSource.ARGS:
+        return
+    seen = config.stash.get(structure_seen_key, set())
+    missed = sorted(str(path) for path in config.stash.get(structure_key, {}) if path not in seen)
+    if missed:
+        raise pytest.UsageError(
+            f"structure-test files outside the collected paths ({', '.join(config.args)}): "
+            f"{', '.join(missed)}; add their directory to testpaths"
+        )
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

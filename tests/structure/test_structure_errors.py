@@ -111,3 +111,15 @@ def test_option_names_files_and_the_configured_image(
     )
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines_random(["suites/a.yaml::*PASSED*", "suites/b.yaml::*PASSED*"])
+
+
+def test_named_files_outside_testpaths_stop_pytest(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(**{"tests/test_a.py": "def test_a():\n    pass\n"})
+    (pytester.path / "cst").mkdir()
+    (pytester.path / "cst" / "a.yaml").write_text("schemaVersion: 2.0.0\n")
+    pytester.makeini("[pytest]\ntestpaths = tests\nimagebuild_structure_tests = cst/*.yaml\n")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*structure-test files outside the collected paths (tests)*"])
+    # Paths chosen on the command line run what they name.
+    assert pytester.runpytest("tests").ret == pytest.ExitCode.OK
