@@ -19,7 +19,7 @@ from pytest_imagebuild.errors import (
     SandboxError,
     UsageError,
 )
-from pytest_imagebuild.image import File, Healthcheck, HistoryEntry, Image, Layer, Mode
+from pytest_imagebuild.image import File, Healthcheck, HistoryEntry, Image, Layer, Mode, RunResult
 from pytest_imagebuild.packages import Package, Packages
 from pytest_imagebuild.plugin.assertions import (
     assert_env,
@@ -28,6 +28,7 @@ from pytest_imagebuild.plugin.assertions import (
     assert_no_files,
 )
 from pytest_imagebuild.plugin.baselines import assert_matches_baseline
+from pytest_imagebuild.plugin.commands import assert_command
 from pytest_imagebuild.plugin.efficiency_assertions import assert_efficiency
 from pytest_imagebuild.plugin.factory import ImageFactory
 from pytest_imagebuild.plugin.package_assertions import assert_no_packages, assert_package
@@ -56,9 +57,11 @@ __all__ = [
     "PathChange",
     "PathEntry",
     "RegistryError",
+    "RunResult",
     "SandboxError",
     "UsageError",
     "analyze_efficiency",
+    "assert_command",
     "assert_efficiency",
     "assert_env",
     "assert_file",

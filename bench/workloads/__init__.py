@@ -13,6 +13,7 @@ from workloads import (
     pytest_suite,
     read_big,
     read_small,
+    structure_suite,
     three_stages,
 )
 
@@ -28,5 +29,6 @@ ALL: dict[str, ModuleType] = {
         copy_20k,
         three_stages,
         pytest_suite,
+        structure_suite,
     )
 }

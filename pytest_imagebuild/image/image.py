@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from pytest_imagebuild import oci
-from pytest_imagebuild.errors import ImageFormatError
+from pytest_imagebuild.errors import ImageFormatError, UsageError
 from pytest_imagebuild.image import config as cfg
 from pytest_imagebuild.image.archive import ImageRef, find_image, list_platforms
 from pytest_imagebuild.image.cache import store_index
@@ -18,6 +18,7 @@ from pytest_imagebuild.image.config import Healthcheck, HistoryEntry
 from pytest_imagebuild.image.content import LayerData
 from pytest_imagebuild.image.file import File
 from pytest_imagebuild.image.filesystem import Filesystem
+from pytest_imagebuild.image.invocation import DEFAULT_TIMEOUT, CommandRunner, RunResult, resolve
 from pytest_imagebuild.image.layer import Indexed, Layer, LayerIndexer
 from pytest_imagebuild.image.source import Source, open_source
 from pytest_imagebuild.image.stream import BlobRef, Limits
@@ -62,6 +63,7 @@ class Image:
         self._run = cfg.runtime(ref.config)
         self.history: tuple[HistoryEntry, ...] = cfg.parse_history(ref.config)
         self.layers: tuple[Layer, ...] = ()
+        self.runner: CommandRunner | None = None  # set by the plugin's image_factory
         self._fs = self._load_layers(limits, index_cache)
 
     @classmethod
@@ -154,6 +156,42 @@ class Image:
                 store_index(cache_dir, cache_key, blob.size, *index._replace(members=entries))
 
         return LayerData(fd, blob, index.compression, limits, index.members, store)
+
+    def layer_blob(self, layer_index: int) -> Iterator[bytes]:
+        """The stored (possibly compressed) bytes of one layer, in chunks."""
+        blob = self._ref.layers[layer_index].blob
+        return blob.raw_chunks(self._source.fd(blob.path), None)
+
+    def run(
+        self,
+        command: Sequence[str] | str | None = None,
+        *,
+        entrypoint: Sequence[str] | str | None = None,
+        user: str | None = None,
+        env: Mapping[str, str] | None = None,
+        workdir: str | None = None,
+        stdin: bytes | str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+    ) -> RunResult:
+        """Run a command in the image's filesystem as ``docker run IMAGE [ARGS]`` would
+        (see ``invocation.resolve``), in a throwaway writable view of the image."""
+        if self.runner is None:
+            raise UsageError(
+                f"{self!r} has no command runner: Image.run needs the sandbox",
+                hint="open the image through the image_factory or image fixture, or set "
+                "image.runner = pytest_imagebuild.plugin.runner.SandboxRunner(cache_dir)",
+            )
+        invocation = resolve(
+            self,
+            command,
+            entrypoint=entrypoint,
+            user=user,
+            env=env,
+            workdir=workdir,
+            stdin=stdin,
+            timeout=timeout,
+        )
+        return self.runner.execute(self, [invocation])[0]
 
     def close(self) -> None:
         """Close the image's files; file digests computed meanwhile go to the index cache."""

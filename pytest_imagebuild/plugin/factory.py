@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pytest_imagebuild.errors import ImageFormatError, UsageError
 from pytest_imagebuild.image import Image
+from pytest_imagebuild.image.invocation import CommandRunner
 from pytest_imagebuild.plugin.builds import ImageBuilder
 from pytest_imagebuild.plugin.sources import (
     MARKER_SIGNATURE,
@@ -55,7 +56,8 @@ class ImageFactory:
 
     ``index_cache`` is where the read side keeps layer indexes between runs;
     ``platform`` picks one platform of a multi-platform image unless a call says otherwise;
-    ``builder`` builds Dockerfiles (without one, :meth:`build` is a usage error).
+    ``builder`` builds Dockerfiles (without one, :meth:`build` is a usage error);
+    ``runner`` becomes ``image.runner`` of every image opened here (``Image.run``).
     """
 
     def __init__(
@@ -64,10 +66,12 @@ class ImageFactory:
         index_cache: Path | None = None,
         platform: str | None = None,
         builder: ImageBuilder | None = None,
+        runner: CommandRunner | None = None,
     ) -> None:
         self._index_cache = index_cache
         self._platform = platform
         self.builder = builder
+        self.runner = runner
         self._open: dict[_CacheKey, Image] = {}
         self._paths: dict[int, Path] = {}
 
@@ -165,7 +169,9 @@ class ImageFactory:
         if index_cache is not None:
             index_cache.mkdir(parents=True, exist_ok=True)
         try:
-            return Image.open(path, platform=platform, index_cache=index_cache)
+            opened = Image.open(path, platform=platform, index_cache=index_cache)
+            opened.runner = self.runner
+            return opened
         except ImageFormatError as error:
             # The file is at fault, not the code that read it: show the message, not
             # the reader's frames.

@@ -7,6 +7,7 @@ The logic lives in the modules beside it: ``factory`` (which image, opened or bu
 from __future__ import annotations
 
 from collections.abc import Generator
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +22,7 @@ from pytest_imagebuild.plugin.builds import BuildSettings, ImageBuilder
 from pytest_imagebuild.plugin.factory import ImageFactory
 from pytest_imagebuild.plugin.report import build_header_line, header_line, image_summary
 from pytest_imagebuild.plugin.repr import explain_comparison
+from pytest_imagebuild.plugin.runner import SandboxRunner
 from pytest_imagebuild.plugin.settings import RUN_DIR_KEY, add_build_options, build_settings
 from pytest_imagebuild.plugin.sources import (
     MARKER_SIGNATURE,
@@ -30,6 +32,7 @@ from pytest_imagebuild.plugin.sources import (
     source_from_marker,
     source_from_param,
 )
+from pytest_imagebuild.plugin.structure_items import StructureFile, structure_files
 from pytest_imagebuild.plugin.summary import BuildRecord, summary_lines
 
 __all__ = [
@@ -38,6 +41,8 @@ __all__ = [
     "image_factory",
     "pytest_addoption",
     "pytest_assertrepr_compare",
+    "pytest_collect_file",
+    "pytest_collection_finish",
     "pytest_configure",
     "pytest_configure_node",
     "pytest_report_header",
@@ -55,6 +60,8 @@ configured_key = pytest.StashKey[TarballSource | None]()
 settings_key = pytest.StashKey[BuildSettings]()
 worker_records_key = pytest.StashKey[list[BuildRecord]]()
 image_key = pytest.StashKey[Image]()
+structure_key = pytest.StashKey[dict[Path, ImageSource | None]]()
+structure_seen_key = pytest.StashKey[set[Path]]()
 build_log_key = pytest.StashKey[str]()
 
 
@@ -85,6 +92,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "platform to open from multi-platform images, e.g. linux/amd64",
         type="string",
         default="",
+    )
+    group.addoption(
+        "--imagebuild-structure-tests",
+        metavar="GLOB[=IMAGE]",
+        action="append",
+        default=[],
+        dest="imagebuild_structure_tests",
+        help="container-structure-test YAML files to collect (repeat); =IMAGE names a tarball "
+        "or a Dockerfile to run them on (default: the --imagebuild-image image)",
+    )
+    parser.addini(
+        "imagebuild_structure_tests",
+        "container-structure-test YAML files, GLOB or GLOB=IMAGE per line (ini-relative)",
+        type="linelist",
     )
     add_build_options(parser)
     add_baseline_options(parser)
@@ -119,6 +140,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[settings_key] = build_settings(config, _platform(config))
     config.stash[worker_records_key] = []
     configure_baselines(config)
+    config.stash[structure_key] = structure_files(config)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -130,6 +152,18 @@ def pytest_configure_node(node: object) -> None:
         workerinput[RUN_DIR_KEY] = str(config.stash[settings_key].cache_dir)
 
 
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> StructureFile | None:
+    config = parent.config
+    files = config.stash.get(structure_key, {})
+    if file_path.absolute() not in files:
+        return None
+    source = files[file_path.absolute()] or config.stash.get(configured_key, None)
+    config.stash.setdefault(structure_seen_key, set()).add(file_path.absolute())
+    return StructureFile.from_parent(
+        parent, path=file_path, source=source, factory_of=lambda: _factory(config)
+    )
+
+
 def _factory(config: pytest.Config) -> ImageFactory:
     factory = config.stash.get(factory_key, None)
     if factory is None:
@@ -139,9 +173,25 @@ def _factory(config: pytest.Config) -> ImageFactory:
             index_cache=cache.mkdir("imagebuild") / "index" if cache is not None else None,
             platform=settings.platform,
             builder=ImageBuilder(settings),
+            runner=SandboxRunner(settings.cache_dir / "run"),
         )
         config.stash[factory_key] = factory
     return factory
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Named structure-test files outside what pytest collected (testpaths, the rootdir)
+    would silently not run: say so, unless the command line chose the paths."""
+    config = session.config
+    if config.args_source == pytest.Config.ArgsSource.ARGS:
+        return
+    seen = config.stash.get(structure_seen_key, set())
+    missed = sorted(str(path) for path in config.stash.get(structure_key, {}) if path not in seen)
+    if missed:
+        raise pytest.UsageError(
+            f"structure-test files outside the collected paths ({', '.join(config.args)}): "
+            f"{', '.join(missed)}; add their directory to testpaths"
+        )
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
