@@ -10,6 +10,8 @@ import pytest
 
 from pytest_imagebuild.image import Image
 from pytest_imagebuild.plugin.runner import SandboxRunner
+from pytest_imagebuild.plugin.structure_checks import CHECKS
+from pytest_imagebuild.plugin.structure_suite import load_suite
 from tests.structure.images import build_image
 from tests.support.docker import DockerDaemon
 
@@ -70,3 +72,15 @@ def test_debian_run_matches_docker_run(
         reference.stdout.decode(),
         reference.stderr.decode(),
     )
+
+
+def test_debian_license_test_on_a_real_debian(debian: Image, tmp_path: Path) -> None:
+    suite_file = tmp_path / "lic.yaml"
+    suite_file.write_text("schemaVersion: 2.0.0\nlicenseTests:\n  - debian: true\n")
+    suite = load_suite(suite_file)
+    problems, _ = CHECKS["licenseTests"](debian, suite, suite.cases[0])
+    packages = debian.listdir("/usr/share/doc")
+    assert len(packages) > 50
+    # bookworm's perl ships /usr/share/doc/perl without a copyright file (perl-base has it);
+    # CST's Debian check reports it too. Nothing in the minbase mentions AGPL or WTFPL.
+    assert problems == ["/usr/share/doc/perl/copyright: cannot read the license file (missing)"]
