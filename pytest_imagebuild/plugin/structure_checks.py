@@ -178,7 +178,7 @@ def _license_file(image: Image, path: str) -> str | None:
     return None
 
 
-def license(image: Image, suite: Suite, case: Case) -> Outcome:
+def licenses(image: Image, suite: Suite, case: Case) -> Outcome:
     problems = []
     if case.fields["debian"]:
         root = "/usr/share/doc"
@@ -231,6 +231,6 @@ CHECKS: dict[str, Callable[[Image, Suite, Case], Outcome]] = {
     "fileExistenceTests": file_existence,
     "fileContentTests": file_content,
     "metadataTest": metadata,
-    "licenseTests": license,
+    "licenseTests": licenses,
     "commandTests": command,
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -139,3 +140,29 @@ def test_image_opened_directly_has_no_runner(app: Image) -> None:
     with pytest.raises(UsageError) as error:
         app.run(["true"])
     assert "image_factory" in str(error.value)
+
+
+def test_parallel_runners_share_one_unpack(app_image_tar: Path, tmp_path: Path) -> None:
+    # Two runners on one cache, as two xdist workers would be: the lock makes one unpack.
+    runners = [SandboxRunner(tmp_path), SandboxRunner(tmp_path)]
+    images = [Image.open(app_image_tar), Image.open(app_image_tar)]
+    barrier = threading.Barrier(2)
+    roots: list[Path] = []
+
+    def make(runner: SandboxRunner, image: Image) -> None:
+        barrier.wait()
+        roots.append(runner.root_of(image))
+
+    threads = [
+        threading.Thread(target=make, args=pair) for pair in zip(runners, images, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for image in images:
+        image.close()
+    assert len(roots) == 2
+    assert len(set(roots)) == 1
+    assert sum(runner.unpacks for runner in runners) == 1
+    assert [p.name for p in (tmp_path / "roots").iterdir() if ".tmp-" in p.name] == []

@@ -50,7 +50,13 @@ def app_image(rootfs_tar: Path, factory: pytest.TempPathFactory) -> Path:
     return tar
 
 
-def build_image(rootfs_tar: Path, work: Path, dockerfile: str, files: dict[str, str]) -> Path:
+def build_image(
+    rootfs_tar: Path,
+    work: Path,
+    dockerfile: str,
+    files: dict[str, str],
+    tag: str = "imagebuild-test/structure:1",
+) -> Path:
     """Build ``dockerfile`` over the busybox root (``rootfs.tar`` in the context) to a tar."""
     context = work / "context"
     context.mkdir(parents=True)
@@ -64,7 +70,7 @@ def build_image(rootfs_tar: Path, work: Path, dockerfile: str, files: dict[str, 
             context=str(context),
             no_push=True,
             tar_path=tar,
-            destinations=("imagebuild-test/structure:1",),
+            destinations=(tag,),
             created="2020-01-01T00:00:00Z",
         ),
         verbose=False,
