@@ -26,7 +26,16 @@ SYSTEM_PYTHON = "/usr/bin/python3"  # the test users cannot read root's own inte
 FULL_USER = "imagebuild-test"
 SINGLE_USER = "imagebuild-nosub"
 SUBID_START, SUBID_COUNT = 200000, 65536
-DEPS = ("httpx", "tarsafe", "isal", "zstandard", "google-re2")
+DEPS = (
+    "httpx",
+    "tarsafe",
+    "isal",
+    "zstandard",
+    "google-re2",
+    "PyYAML",
+    "python-debian",
+    "packaging",
+)
 DEPS_DIR = Path("/var/tmp/pytest-imagebuild-tests/rootless-deps")
 
 
