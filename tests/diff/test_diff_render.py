@@ -46,7 +46,7 @@ def test_assertion_message_groups_smallest_first_and_cuts(
     pytester: pytest.Pytester, many: tuple[Path, Path]
 ) -> None:
     pytester.makepyfile(test_same=TEST.format(a=str(many[0]), b=str(many[1])))
-    result = pytester.runpytest()
+    result = pytester.runpytest("-p", "no:benchmark")  # a benchmark plugin warns under xdist
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -58,7 +58,7 @@ def test_assertion_message_groups_smallest_first_and_cuts(
             "*use '-vv' to show",
         ]
     )
-    full = pytester.runpytest("-vv")
+    full = pytester.runpytest("-vv", "-p", "no:benchmark")
     full.stdout.fnmatch_lines(["E               /n69 (file 0644 0:0 3 bytes)"])
     assert "more files added" not in full.stdout.str()
     # Where pytest does not cut the message itself (baseline failures), each group is cut.
