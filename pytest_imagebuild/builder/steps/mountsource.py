@@ -46,12 +46,7 @@ def _relative(context: BuildContext, host: Path) -> str:
 
 
 def _hides_below(context: BuildContext, host: Path) -> bool:
-    """Whether ``.dockerignore`` leaves out ``host`` or anything below it."""
-    if not context.ignore.patterns:
-        return False
-    base = _relative(context, host)
-    if base and context.excluded(base):
-        return True
+    """Whether ``.dockerignore`` leaves out anything below directory ``host``."""
     if not host.is_dir():
         return False
     for current, dirs, files in os.walk(host):
@@ -65,7 +60,7 @@ def _hides_below(context: BuildContext, host: Path) -> bool:
 def context_view(context: BuildContext, host: Path, dest: Path, *, copy: bool) -> Path | None:
     """A view of ``host`` (inside the context) without what ``.dockerignore`` hides, built at
     ``dest``; None when nothing below ``host`` is hidden and the source can be used as is."""
-    if not _hides_below(context, host):
+    if not context.ignore.patterns:
         return None
     base = _relative(context, host)
     if base and context.excluded(base):
@@ -73,6 +68,8 @@ def context_view(context: BuildContext, host: Path, dest: Path, *, copy: bool) -
             f"mount source {base!r} is excluded by .dockerignore",
             hint="remove the pattern from .dockerignore or mount another path",
         )
+    if not _hides_below(context, host):
+        return None
     _view(context, host, dest, copy=copy)
     return dest
 
