@@ -29,14 +29,8 @@ Row = dict[str, object]
 COLUMNS = ("workload", "measure", "tool", "goal", "min", "median", "peak MB", "ratio")
 
 
-def _median(result: Result) -> float | None:
-    if result.error is not None or not result.samples:
-        return None
-    return statistics.median(s.seconds for s in result.samples)
-
-
 def _ratios(row: Row, rows: list[Row]) -> str:
-    mine = _median(row["result"])  # type: ignore[arg-type]
+    mine = row["result"].median  # type: ignore[attr-defined]
     out = []
     for other in row.get("versus", []):  # type: ignore[attr-defined]
         match = [
@@ -46,7 +40,7 @@ def _ratios(row: Row, rows: list[Row]) -> str:
             and r["measure"] == row["measure"]
             and r["tool"] == other
         ]
-        theirs = _median(match[0]["result"]) if match else None  # type: ignore[arg-type]
+        theirs = match[0]["result"].median if match else None  # type: ignore[attr-defined]
         out.append(f"{mine / theirs:.2f}x {other}" if mine and theirs else f"- {other}")
     return ", ".join(out)
 

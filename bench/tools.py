@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,6 +46,18 @@ class Result:
     samples: list[Sample] = field(default_factory=list)
     error: str | None = None
     peak_note: str = ""
+
+    @property
+    def median(self) -> float | None:
+        """The median time, None without samples or after an error."""
+        if self.error is not None or not self.samples:
+            return None
+        return statistics.median(s.seconds for s in self.samples)
+
+
+def pytest_argv(*args: str) -> list[str]:
+    """A quiet pytest run in this interpreter, test order as written."""
+    return [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", *args]
 
 
 def reason(stderr: str, stdout: str = "") -> str:

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import statistics
-import sys
 from pathlib import Path
 
 import examplesuite
 from buildside import Row
 from infra import Env
-from tools import Result, ToolError, timed
+from tools import Result, ToolError, pytest_argv, timed
 
 NAME = "pytest-suite"
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -36,27 +34,17 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _pytest(*args: str) -> list[str]:
-    return [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", *args]
-
-
-def _median(result: Result) -> float | None:
-    if result.error is not None or not result.samples:
-        return None
-    return statistics.median(s.seconds for s in result.samples)
-
-
 def rows(env: Env) -> list[Row]:
     root = examplesuite.prepare(env.work)
     run_env = _env()
     results = {name: Result() for name in (PLAIN, COLLECT, FIRST, SECOND, CHANGED)}
     notes: dict[str, list[str]] = {name: [] for name in (FIRST, SECOND, CHANGED)}
     commands = {
-        PLAIN: _pytest("tests/test_plain.py"),
-        COLLECT: _pytest("--co", MODULE),
-        FIRST: _pytest(MODULE),
-        SECOND: _pytest(MODULE),
-        CHANGED: _pytest(MODULE),
+        PLAIN: pytest_argv("tests/test_plain.py"),
+        COLLECT: pytest_argv("--co", MODULE),
+        FIRST: pytest_argv(MODULE),
+        SECOND: pytest_argv(MODULE),
+        CHANGED: pytest_argv(MODULE),
     }
     for i in range(env.runs):
         shutil.rmtree(root / ".pytest_cache", ignore_errors=True)
@@ -75,8 +63,8 @@ def rows(env: Env) -> list[Row]:
             if name in notes:
                 builds = examplesuite.builds(stdout)
                 notes[name].append(str(builds) if builds else "no images line")
-    start = _median(results[PLAIN])
-    second = _median(results[SECOND])
+    start = results[PLAIN].median
+    second = results[SECOND].median
     beyond = (
         f"; second - start-up = {second - start:.2f} s"
         if start is not None and second is not None

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import statistics
-import sys
 from pathlib import Path
 
 from bases import busybox_rootfs
 from buildside import Row
 from infra import Env
-from tools import Result, ToolError, imagebuild_command, quiet, timed
+from tools import Result, ToolError, imagebuild_command, pytest_argv, quiet, timed
 
 NAME = "structure-suite"
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -128,16 +126,6 @@ def _project(work: Path, image: Path) -> Path:
     return root
 
 
-def _pytest(*args: str) -> list[str]:
-    return [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", *args]
-
-
-def _median(result: Result) -> float | None:
-    if result.error is not None or not result.samples:
-        return None
-    return statistics.median(s.seconds for s in result.samples)
-
-
 def rows(env: Env) -> list[Row]:
     results = {name: Result() for name in (PLAIN, STATIC, COMMANDS_COLD, COMMANDS_WARM)}
     try:
@@ -147,10 +135,10 @@ def rows(env: Env) -> list[Row]:
             result.error = f"building the image: {exc}"
         image = None
     suites = {
-        PLAIN: _pytest("test_plain.py"),
-        STATIC: _pytest("--imagebuild-structure-tests", "static.yaml=image.tar"),
-        COMMANDS_COLD: _pytest("--imagebuild-structure-tests", "commands.yaml=image.tar"),
-        COMMANDS_WARM: _pytest("--imagebuild-structure-tests", "commands.yaml=image.tar"),
+        PLAIN: pytest_argv("test_plain.py"),
+        STATIC: pytest_argv("--imagebuild-structure-tests", "static.yaml=image.tar"),
+        COMMANDS_COLD: pytest_argv("--imagebuild-structure-tests", "commands.yaml=image.tar"),
+        COMMANDS_WARM: pytest_argv("--imagebuild-structure-tests", "commands.yaml=image.tar"),
     }
     for _ in range(env.runs if image is not None else 0):
         root = _project(env.work, image)
@@ -164,7 +152,7 @@ def rows(env: Env) -> list[Row]:
                 result.error = str(exc)
                 continue
             result.samples.append(sample)
-    start, static = _median(results[PLAIN]), _median(results[STATIC])
+    start, static = results[PLAIN].median, results[STATIC].median
     beyond = f"beyond start-up: {static - start:.2f} s" if start and static else ""
     goals = {PLAIN: "", STATIC: "< 1 s beyond start-up", COMMANDS_COLD: "", COMMANDS_WARM: ""}
     return [
