@@ -14,12 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pytest_imagebuild.builder.build import build
+from pytest_imagebuild.builder.log import FORMATS, LEVELS, BuildLog, LogSettings
 from pytest_imagebuild.builder.options import BuildOptions
 from pytest_imagebuild.errors import ImageBuildError, UsageError
 
 __all__ = ["main", "make_parser", "options_from_args"]
-
-_LEVELS = ("trace", "debug", "info", "warn", "error", "fatal", "panic")
 
 
 def _flag(parser: argparse.ArgumentParser, *names: str, **kwargs: object) -> None:
@@ -59,9 +58,9 @@ def make_parser() -> argparse.ArgumentParser:
     _flag(parser, "--registry-certificate", **multi, help="REGISTRY=CA.pem (repeat)")
     _flag(parser, "--push-retry", type=_count, default=0, help="retries of a failed push")
     _flag(parser, "--image-download-retry", type=_count, default=0, help="retries of a failed pull")
-    _flag(parser, "--verbosity", "-v", default="info", choices=_LEVELS, help="log level")
-    _flag(parser, "--log-format", default="color", choices=("text", "color", "json"))
-    _flag(parser, "--log-timestamp", **boolean, help="accepted for compatibility")
+    _flag(parser, "--verbosity", "-v", default="info", choices=LEVELS, help="log level")
+    _flag(parser, "--log-format", default="color", choices=FORMATS, help="how messages look")
+    _flag(parser, "--log-timestamp", **boolean, help="times of day in color logs")
     _flag(parser, "--cache", **boolean, help="use the layer cache")
     _flag(
         parser, "--cache-dir", default=None, help="local layer cache (default ~/.cache/imagebuild)"
@@ -71,13 +70,8 @@ def make_parser() -> argparse.ArgumentParser:
     _flag(parser, "--cache-copy-layers", **boolean, help="cache COPY/ADD layers too")
     _flag(parser, "--cache-run-layers", **{**boolean, "default": True}, help="cache RUN layers")
     _flag(parser, "--no-push-cache", **boolean, help="do not push layers to the cache repo")
-    _flag(
-        parser,
-        "--cleanup",
-        **boolean,
-        help="accepted: the build directory is removed unless --keep-build-dir",
-    )
-    _flag(parser, "--force", **boolean, help="accepted: no container is required")
+    _flag(parser, "--cleanup", **boolean, help="refused: the build directory is always removed")
+    _flag(parser, "--force", **boolean, help="refused: no container is required")
     _flag(parser, "--secret", **multi, help="id=NAME,src=FILE for RUN --mount=type=secret")
     _flag(parser, "--build-root", default=None, help="where the build directory is made")
     _flag(
@@ -142,7 +136,34 @@ def _path(value: str | None) -> Path | None:
     return Path(value).absolute() if value else None
 
 
+# kaniko flags that would change nothing here: refused, with the reason
+_REFUSED = {
+    "cleanup": (
+        "--cleanup is not needed: imagebuild always removes its build directory (stage "
+        "roots, unpacked images) at the end and never touches the host's filesystem",
+        "drop --cleanup; --keep-build-dir keeps the directory for debugging",
+    ),
+    "force": (
+        "--force is not needed: imagebuild runs outside containers without it",
+        "drop --force",
+    ),
+}
+
+
+def log_settings(args: argparse.Namespace) -> LogSettings:
+    """``--verbosity``, ``--log-format`` and ``--log-timestamp``."""
+    if args.log_timestamp and args.log_format not in ("color", "text"):
+        raise UsageError(
+            f"--log-timestamp applies to the color and text formats, not {args.log_format}",
+            hint="json lines always carry their time; drop --log-timestamp",
+        )
+    return LogSettings(level=args.verbosity, format=args.log_format, timestamps=args.log_timestamp)
+
+
 def options_from_args(args: argparse.Namespace, environ: dict[str, str]) -> BuildOptions:
+    for name, (reason, hint) in _REFUSED.items():
+        if getattr(args, name):
+            raise UsageError(reason, hint=hint)
     no_push = bool(args.no_push) or environ.get("KANIKO_NO_PUSH", "").lower() == "true"
     if not args.destination and not no_push:
         raise UsageError(
@@ -219,15 +240,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return diff_main(argv[1:])
     parser = make_parser()
     args = parser.parse_args(argv)
+    settings = LogSettings(level=args.verbosity, format=args.log_format)
     try:
+        settings = log_settings(args)
         options = options_from_args(args, dict(os.environ))
-        verbose = _LEVELS.index(args.verbosity) <= _LEVELS.index("info")
-        result = build(options, verbose=verbose)
+        result = build(options, log=settings)
     except UsageError as exc:
-        print(f"imagebuild: error: {exc}", file=sys.stderr)
+        _error(settings, exc)
         return 2
     except ImageBuildError as exc:
-        print(f"imagebuild: error: {exc}", file=sys.stderr)
+        _error(settings, exc)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -236,9 +258,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exception(exc, file=sys.stderr)
         print(internal_error(exc), file=sys.stderr)
         return 70
-    if verbose:
-        print(f"built {result.manifest_digest} (image id {result.image_id})", file=sys.stderr)
+    log = BuildLog(settings, sys.stderr)
+    log.message(f"built {result.manifest_digest} (image id {result.image_id})")
     return 0
+
+
+def _error(settings: LogSettings, exc: ImageBuildError) -> None:
+    """The project's error; one JSON line when the log is JSON, so log readers keep it."""
+    if settings.format == "json":
+        sys.stderr.write(BuildLog(settings, None).format(f"error: {exc}", "error"))
+    else:
+        print(f"imagebuild: error: {exc}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,7 +18,6 @@ import os
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +38,7 @@ from pytest_imagebuild.builder.context import BuildContext, open_context
 from pytest_imagebuild.builder.dockerfile import parse_file
 from pytest_imagebuild.builder.fs import IgnoreList, unpack_layer
 from pytest_imagebuild.builder.livedirs import live_dir, reap_dead
+from pytest_imagebuild.builder.log import BuildLog, LogSettings
 from pytest_imagebuild.builder.options import BuildOptions
 from pytest_imagebuild.builder.plan import Plan, Stage, host_platform_string, make_plan
 from pytest_imagebuild.builder.publish import BuildResult, publish
@@ -71,7 +71,7 @@ class _Build:
     work_dir: Path
     store: BlobStore
     registries: registry.Registries
-    logger: Callable[[str], None]
+    logger: BuildLog
     cache_mounts_dir: Path
     compression: str = "none"
     secrets: dict[str, Path] = field(default_factory=dict)
@@ -89,7 +89,10 @@ class _Build:
         self.ignore = IgnoreList.build(self.options.ignore_paths)
 
     def log(self, text: str) -> None:
-        self.logger(text)
+        self.logger.message(text)
+
+    def output(self, text: str) -> None:
+        self.logger.output(text)
 
     # -- bases and --from ----------------------------------------------------------------
     def platform_for(self, stage: Stage | None) -> str:
@@ -222,31 +225,24 @@ def _schedule(b: _Build, wanted: list[int]) -> None:
                 future.result()
 
 
-def _build_here(options: BuildOptions, stdin: BinaryIO | None, verbose: bool) -> BuildResult:
+def _build_here(options: BuildOptions, stdin: BinaryIO | None, log: LogSettings) -> BuildResult:
     base = options.build_root or Path(tempfile.gettempdir())
     base.mkdir(parents=True, exist_ok=True)
     for problem in reap_dead(base, _WORK_PREFIX):  # directories of builds that died
         sys.stderr.write(f"imagebuild: could not remove a dead build's files: {problem}\n")
     with live_dir(base, _WORK_PREFIX, keep=options.keep_build_dir) as work:
-        return _build_in(work, options, stdin, verbose)
+        return _build_in(work, options, stdin, log)
 
 
 def _build_in(
-    work: Path, options: BuildOptions, stdin: BinaryIO | None, verbose: bool
+    work: Path, options: BuildOptions, stdin: BinaryIO | None, settings: LogSettings
 ) -> BuildResult:
-    # a kept build directory has its own copy of the log, verbose or not
+    # a kept build directory has its own copy of the log, at every level
     kept_log = (work / "build.log").open("a", encoding="utf-8") if options.keep_build_dir else None
-
-    def logger(text: str) -> None:
-        if kept_log is not None:
-            kept_log.write(text)
-            kept_log.flush()
-        if verbose:
-            sys.stderr.write(text)
-            sys.stderr.flush()
-
+    logger = BuildLog(settings, sys.stderr, kept_log)
     try:
-        return _run(work, options, stdin, logger)
+        with logger.capturing():
+            return _run(work, options, stdin, logger)
     finally:
         if kept_log is not None:
             kept_log.close()
@@ -255,13 +251,13 @@ def _build_in(
 
 
 def _run(
-    work: Path, options: BuildOptions, stdin: BinaryIO | None, logger: Callable[[str], None]
+    work: Path, options: BuildOptions, stdin: BinaryIO | None, logger: BuildLog
 ) -> BuildResult:
     context = open_context(options.context, None, work, stdin=stdin)
     dockerfile = _find_dockerfile(options.dockerfile, context)
     context = context.with_dockerfile(dockerfile)
     parsed = parse_file(dockerfile)
-    logger(f"imagebuild: sandbox: {sandbox.probe().describe()}\n")
+    logger.message(f"imagebuild: sandbox: {sandbox.probe().describe()}")
     plat = options.custom_platform or host_platform_string()
     plan = make_plan(
         parsed, build_args=options.build_arg_map(), target=options.target, target_platform=plat
@@ -333,9 +329,17 @@ def _registry_options(options: BuildOptions) -> registry.RegistryOptions:
 
 
 def build(
-    options: BuildOptions, *, stdin: BinaryIO | None = None, verbose: bool = True
+    options: BuildOptions,
+    *,
+    stdin: BinaryIO | None = None,
+    verbose: bool = True,
+    log: LogSettings | None = None,
 ) -> BuildResult:
-    """Build ``options``; raises ImageBuildError subclasses with locations and hints."""
+    """Build ``options``; raises ImageBuildError subclasses with locations and hints.
+
+    ``log`` sets the level and format of what reaches standard error (default: plain
+    messages, or errors only when ``verbose`` is false)."""
+    settings = log or LogSettings(level="info" if verbose else "error")
     if os.geteuid() == 0:
-        return _build_here(options, stdin, verbose)
-    return userns.run_in_userns(_build_here, options, stdin, verbose)
+        return _build_here(options, stdin, settings)
+    return userns.run_in_userns(_build_here, options, stdin, settings)

@@ -115,6 +115,7 @@ class LayerCache:
         found = self.local.get(key)
         if found is not None:
             self._count("local_hits")
+            logger.debug("cache: %s found in %s", key, self.local.root)
             return found
         if self.remote is not None:
             try:
@@ -122,10 +123,12 @@ class LayerCache:
                 if found is not None and not self.local.expired(found):
                     kept = self.local.put(key, found)
                     self._count("remote_hits")
+                    logger.debug("cache: %s found in %s", key, self.remote.name)
                     return kept
             except _FAILURES as exc:
                 self._warn(f"cache {self.remote.name}: lookup of {key} failed, building: {exc}")
         self._count("misses")
+        logger.debug("cache: %s not cached: the step runs", key)
         return None
 
     def store(self, key: StepKey, step: CachedStep, *, source: BlobStore | None = None) -> None:
@@ -133,6 +136,7 @@ class LayerCache:
         it to the shared cache in the background unless ``no_push_cache``."""
         kept = self.local.put(key, step, source=source)
         self._count("stored")
+        logger.debug("cache: %s stored", key)
         if self.remote is None or self.policy.no_push_cache:
             return
         with self._lock:

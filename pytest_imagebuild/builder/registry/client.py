@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
@@ -19,12 +20,19 @@ from .retry import RETRY_STATUS, Backoff
 
 __all__ = ["RegistryClient"]
 
+logger = logging.getLogger("pytest_imagebuild.builder.registry")
+
 _PLAIN_HTTP_HINT = (
     "is the registry running? for plain HTTP use --insecure-pull (pulls), --insecure "
     "(pushes) or --insecure-registry HOST"
 )
 # A body that can be sent again: bytes, or a function giving a fresh stream for each try.
 Body = bytes | Callable[[], Iterable[bytes]] | None
+
+
+def _shown(url: httpx.URL) -> str:
+    """``url`` for the debug log: no user info, no query (it may carry a token)."""
+    return str(url.copy_with(username=None, password=None, query=None))
 
 
 def operation_of(method: str, url: str) -> tuple[str | None, str]:
@@ -257,9 +265,11 @@ class RegistryClient:
                 )
                 resp = self._http.send(req, stream=stream)
             except httpx.TransportError as exc:
+                logger.debug("registry: %s %s: %s", method, _shown(req.url), exc)
                 if last or _is_tls_verify_error(exc) or _is_tls_protocol_error(exc):
                     raise self.transport_error(exc, what, tries=attempt + 1) from exc
             else:
+                logger.debug("registry: %s %s -> %d", method, _shown(req.url), resp.status_code)
                 if resp.status_code not in RETRY_STATUS or last:
                     return resp
                 retry_after = resp.headers.get("retry-after")

@@ -198,9 +198,8 @@ def run_step(where: Where, state: StageState, services: RunServices) -> str:
         if log is not None:
             log(text)
 
-    network: Literal["default", "none"] = (
-        "none" if where.instruction.flag("network") == "none" else "default"
-    )
+    network = _network(where)
+    _security(where)
     placed: sandbox.InPlace | None = None
     with contextlib.ExitStack() as stack:
         scratch = Path(tempfile.mkdtemp(prefix="run-", dir=services.work_dir))
@@ -244,3 +243,36 @@ def run_step(where: Where, state: StageState, services: RunServices) -> str:
     history_args = state.history_args()
     prefix = [f"|{len(history_args)}", *history_args] if history_args else []
     return " ".join([*prefix, *saved])
+
+
+def _network(where: Where) -> Literal["default", "none"]:
+    """``--network``: ``none``, or the host's network (``default`` and ``host`` are it)."""
+    value = where.instruction.flag("network")
+    if value == "none":
+        return "none"
+    if value in (None, "default", "host"):
+        return "default"
+    raise BuildError(
+        f"RUN --network={value} is not a network mode",
+        location=where.location,
+        instruction=where.instruction.original.strip(),
+        hint="use --network=default, none or host",
+    )
+
+
+def _security(where: Where) -> None:
+    """``--security``: ``sandbox`` (the default) runs; ``insecure`` is refused, never granted."""
+    value = where.instruction.flag("security")
+    if value in (None, "sandbox"):
+        return
+    insecure = value == "insecure"
+    raise BuildError(
+        "RUN --security=insecure would need privileges that imagebuild never grants"
+        if insecure
+        else f"RUN --security={value} is not a security mode",
+        location=where.location,
+        instruction=where.instruction.original.strip(),
+        hint="drop --security=insecure: the step runs in the sandbox"
+        if insecure
+        else "use --security=sandbox (the default) or drop the flag",
+    )

@@ -51,6 +51,8 @@ class StageEnv(Protocol):
 
     def log(self, text: str) -> None: ...
 
+    def output(self, text: str) -> None: ...
+
 
 @dataclass
 class StageRunner:
@@ -172,7 +174,7 @@ class StageRunner:
                 context=self.env.context,
                 secrets=self.env.secrets,
                 from_root=lambda ref: self.env.from_root(ref, self.stage.index),
-                log=self.env.log,
+                log=self.env.output,
             )
             created_by = run_step(where, self.state, services)
             if self.env.single_snapshot or self.snapshotter is None:
