@@ -16,6 +16,7 @@ from pathlib import Path
 from pytest_imagebuild.builder.build import build
 from pytest_imagebuild.builder.log import FORMATS, LEVELS, BuildLog, LogSettings
 from pytest_imagebuild.builder.options import BuildOptions
+from pytest_imagebuild.builder.registry import parse_registry_map
 from pytest_imagebuild.errors import ImageBuildError, UsageError
 
 __all__ = ["main", "make_parser", "options_from_args"]
@@ -56,6 +57,14 @@ def make_parser() -> argparse.ArgumentParser:
     _flag(parser, "--insecure-registry", **multi, help="registry reached over plain HTTP (repeat)")
     _flag(parser, "--skip-tls-verify-registry", **multi, help="registry whose TLS is not checked")
     _flag(parser, "--registry-certificate", **multi, help="REGISTRY=CA.pem (repeat)")
+    _flag(parser, "--registry-client-cert", **multi, help="REGISTRY=CERT.pem,KEY.pem (repeat)")
+    _flag(parser, "--registry-map", **multi, help="REGISTRY=MIRROR[;...]: pulls try MIRROR first")
+    _flag(
+        parser,
+        "--skip-default-registry-fallback",
+        **boolean,
+        help="pull only from the mirrors of a mapped registry, never from it",
+    )
     _flag(parser, "--push-retry", type=_count, default=0, help="retries of a failed push")
     _flag(parser, "--image-download-retry", type=_count, default=0, help="retries of a failed pull")
     _flag(parser, "--verbosity", "-v", default="info", choices=LEVELS, help="log level")
@@ -132,6 +141,32 @@ def _secrets(values: Sequence[str]) -> tuple[tuple[str, Path], ...]:
     return tuple(out)
 
 
+def _client_certs(values: Sequence[str]) -> tuple[tuple[str, Path, Path], ...]:
+    out = []
+    for host, pair in _pairs("--registry-client-cert", values):
+        cert, sep, key = pair.partition(",")
+        if not sep or not cert or not key:
+            raise UsageError(
+                f"invalid --registry-client-cert {host}={pair}",
+                hint="use --registry-client-cert REGISTRY=/path/cert.pem,/path/key.pem",
+            )
+        out.append((host, Path(cert).absolute(), Path(key).absolute()))
+    return tuple(out)
+
+
+def _registry_map(values: Sequence[str], environ: dict[str, str]) -> dict[str, tuple[str, ...]]:
+    """kaniko's ``--registry-map`` values and ``KANIKO_REGISTRY_MAP``, mirrors in order."""
+    found: dict[str, tuple[str, ...]] = {}
+    texts = [
+        *values,
+        *([environ["KANIKO_REGISTRY_MAP"]] if environ.get("KANIKO_REGISTRY_MAP") else []),
+    ]
+    for text in texts:
+        for key, mirrors in parse_registry_map(text).items():
+            found[key] = (*found.get(key, ()), *mirrors)
+    return found
+
+
 def _path(value: str | None) -> Path | None:
     return Path(value).absolute() if value else None
 
@@ -205,6 +240,9 @@ def options_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Buil
             (host, Path(path).absolute())
             for host, path in _pairs("--registry-certificate", args.registry_certificate)
         ),
+        client_certs=_client_certs(args.registry_client_cert),
+        registry_map=tuple(_registry_map(args.registry_map, environ).items()),
+        skip_default_registry_fallback=bool(args.skip_default_registry_fallback),
         docker_config=_path(environ.get("DOCKER_CONFIG")),
         cache=bool(args.cache),
         cache_dir=_path(args.cache_dir),

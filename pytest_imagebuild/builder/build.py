@@ -42,6 +42,7 @@ from pytest_imagebuild.builder.log import BuildLog, LogSettings
 from pytest_imagebuild.builder.options import BuildOptions
 from pytest_imagebuild.builder.plan import Plan, Stage, host_platform_string, make_plan
 from pytest_imagebuild.builder.publish import BuildResult, publish
+from pytest_imagebuild.builder.pullpush import pull_options, push_options
 from pytest_imagebuild.builder.steps.caching import StepCache
 from pytest_imagebuild.builder.steps.history import now_rfc3339
 from pytest_imagebuild.builder.steps.runner import StageRunner
@@ -263,7 +264,10 @@ def _run(
         parsed, build_args=options.build_arg_map(), target=options.target, target_platform=plat
     )
     pushing = bool(options.destinations) and not options.no_push
-    with registry.Registries(_registry_options(options)) as regs:
+    with (
+        registry.Registries(pull_options(options)) as regs,
+        registry.Registries(push_options(options)) as pushes,
+    ):
         b = _Build(
             options,
             plan,
@@ -277,7 +281,7 @@ def _run(
             secrets=dict(options.secrets),
             labels=options.label_map(),
         )
-        cache = _open_cache(options, regs, plat) if options.cache else None
+        cache = _open_cache(options, pushes, plat) if options.cache else None
         if cache is not None:
             b.step_cache = StepCache(cache, plat, context)
         try:
@@ -288,7 +292,7 @@ def _run(
         final = b.futures[plan.target].result().state
         names = tuple(plan.stages[i].label for i in sorted(b.futures))
         created = options.created or now_rfc3339()
-        result = publish(options, final, created, names, b.store, regs)
+        result = publish(options, final, created, names, b.store, pushes)
         if cache is None:
             return result
         return dataclasses.replace(result, cache_stats=cache.stats)
@@ -311,20 +315,6 @@ def _open_cache(options: BuildOptions, regs: registry.Registries, plat: str) -> 
         repo=repo,
         registries=regs,
         platform=plat,
-    )
-
-
-def _registry_options(options: BuildOptions) -> registry.RegistryOptions:
-    return registry.RegistryOptions(
-        insecure=options.insecure or options.insecure_pull,
-        insecure_registries=frozenset(options.insecure_registries),
-        skip_tls_verify=options.skip_tls_verify or options.skip_tls_verify_pull,
-        skip_tls_verify_registries=frozenset(options.skip_tls_verify_registries),
-        certificates=dict(options.registry_certificates),
-        mirrors=options.registry_mirrors,
-        docker_config=options.docker_config,
-        push_retries=options.push_retries,
-        pull_retries=options.pull_retries,
     )
 
 

@@ -44,6 +44,9 @@ class BuildOptions:
     insecure_registries: tuple[str, ...] = ()
     skip_tls_verify_registries: tuple[str, ...] = ()
     registry_certificates: tuple[tuple[str, Path], ...] = ()
+    client_certs: tuple[tuple[str, Path, Path], ...] = ()  # --registry-client-cert
+    registry_map: tuple[tuple[str, tuple[str, ...]], ...] = ()  # original -> mirrors
+    skip_default_registry_fallback: bool = False
     docker_config: Path | None = None
     cache: bool = False
     cache_dir: Path | None = None

@@ -69,6 +69,19 @@ def make_tls(directory: Path) -> tuple[Path, Path, Path]:
     return ca, cert, key
 
 
+def make_client_cert(directory: Path) -> tuple[Path, Path]:
+    """A client certificate signed by ``make_tls``'s CA in ``directory``: (cert, key)."""
+    ca_key, ca = directory / "ca.key", directory / "ca.pem"
+    key, csr, cert = directory / "client.key", directory / "client.csr", directory / "client.pem"
+    ext = directory / "client.ext"
+    ext.write_text("basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    _openssl("req", *ec, "-keyout", str(key), "-out", str(csr), "-subj", "/CN=imagebuild client")
+    _openssl("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
+             "-CAcreateserial", "-out", str(cert), "-days", "3", "-extfile", str(ext))  # fmt: skip
+    return cert, key
+
+
 def _htpasswd(path: Path, username: str, password: str) -> None:
     if shutil.which("htpasswd") is None:
         pytest.fail("htpasswd is missing: install apache2-utils (scripts/setup)", pytrace=False)
@@ -92,6 +105,7 @@ class RunningRegistry:
     username: str | None = None
     password: str | None = None
     ca_path: Path | None = None
+    client_cert: tuple[Path, Path] | None = None  # set when the registry requires one
     process: subprocess.Popen[bytes] | None = None
     token_server: TokenServer | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -137,8 +151,15 @@ class RegistryFactory:
         self.running: list[RunningRegistry] = []
 
     def __call__(
-        self, *, auth: str = "none", tls: bool = False, port: int | None = None
+        self,
+        *,
+        auth: str = "none",
+        tls: bool = False,
+        port: int | None = None,
+        client_certs: bool = False,
     ) -> RunningRegistry:
+        """A registry; ``client_certs`` (with ``tls``) requires a client certificate signed
+        by its CA (``reg.client_cert``)."""
         if auth not in ("none", "basic", "token"):
             raise ValueError(f"auth must be none, basic or token, not {auth!r}")
         root = self.base / f"registry{len(self.running)}"
@@ -154,6 +175,9 @@ class RegistryFactory:
         if tls:
             reg.ca_path, cert, key = make_tls(root)
             http["tls"] = {"certificate": str(cert), "key": str(key)}
+            if client_certs:
+                reg.client_cert = make_client_cert(root)
+                http["tls"]["clientcas"] = [str(reg.ca_path)]
         config: dict[str, Any] = {
             "version": 0.1,
             "log": {"level": "info"},
@@ -196,6 +220,8 @@ class RegistryFactory:
     @staticmethod
     def _wait_ready(reg: RunningRegistry) -> None:
         verify: Any = ssl.create_default_context(cafile=str(reg.ca_path)) if reg.ca_path else True
+        if reg.client_cert is not None:
+            verify.load_cert_chain(*map(str, reg.client_cert))
         deadline = time.monotonic() + 20
         last = ""
         while time.monotonic() < deadline:
