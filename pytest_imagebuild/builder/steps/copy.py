@@ -31,6 +31,8 @@ __all__ = ["CopyResult", "CopySources", "copy_step"]
 _WILDCARD = re.compile(r"[*?\[]")
 _HEREDOC_WORD = re.compile(r"^\d*<<-?")
 _URL = re.compile(r"^https?://", re.IGNORECASE)
+# what BuildKit reads as a git repository in ADD
+_GIT = re.compile(r"^(git://|git@|ssh://|https?://[^#]*\.git(#.*)?$)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,7 @@ def _resolve_sources(
     where: Where, words: list[str], root: Path, hidden: Callable[[str], bool], keyword: str
 ) -> list[_Source]:
     out: list[_Source] = []
+    unmatched: list[str] = []
     for word in words:
         pivot = word.find("/./")
         if posixpath.normpath(word).startswith("../") or posixpath.normpath(word) == "..":
@@ -147,11 +150,7 @@ def _resolve_sources(
                 )
             matches = [rel]
         elif not matches:
-            raise BuildError(
-                f"{keyword} failed: no source files were specified (nothing matches {word!r})",
-                location=where.location,
-                instruction=where.instruction.original,
-            )
+            unmatched.append(word)  # not an error beside sources that exist, as for docker
         for rel in matches:
             keep = rel
             if pivot >= 0:
@@ -165,6 +164,14 @@ def _resolve_sources(
                     instruction=where.instruction.original,
                 )
             out.append(_Source(host, rel or ".", keep))
+    if unmatched and not out:
+        shown = ", ".join(repr(w) for w in unmatched)
+        raise BuildError(
+            f"{keyword} failed: no source files were specified (nothing matches {shown})",
+            location=where.location,
+            instruction=where.instruction.original,
+            hint="check the patterns against the context directory and .dockerignore",
+        )
     return out
 
 
@@ -249,10 +256,18 @@ def copy_step(where: Where, state: StageState, sources: CopySources) -> CopyResu
             return bool(excludes.patterns) and excludes.matches(srel)
 
         copier.skip = skip
+        if ctx is not None:
+            copier.implied = ctx.excluded
     words: list[str] = []
     urls: list[str] = []
     inline: list[tuple[str, str]] = []
+    unpack = _unpack(where)
     for word in instr.args[:-1]:
+        if keyword == "ADD" and _GIT.match(where.expand(word, env)):
+            raise where.error(
+                f"ADD of a git repository is not supported: {where.expand(word, env)}",
+                hint="clone it in a RUN step, or ADD the repository's archive URL",
+            )
         if _HEREDOC_WORD.match(word) and heredocs:
             doc = heredocs.pop(0)
             body = expand_heredoc(doc.body, env) if doc.expand else doc.body
@@ -274,8 +289,9 @@ def copy_step(where: Where, state: StageState, sources: CopySources) -> CopyResu
     # an existing destination symlink is written through, as docker's builder does
     dest_rel = _through_links(state.root, dest.strip("/"), where)
     for src in found:
+        archive = keyword == "ADD" and ctx is not None and unpack is not False
         hashes.append(
-            _copy_one(copier, src, dest_rel, dest_dir, keyword, ctx is not None, link_parents)
+            _copy_one(copier, src, dest_rel, dest_dir, archive, ctx is not None, link_parents)
         )
     for name, body in inline:
         parent = copier.ensure_dir(
@@ -288,6 +304,12 @@ def copy_step(where: Where, state: StageState, sources: CopySources) -> CopyResu
         hashes.append("file:" + digest.hexdigest())
     for url in urls:
         fetched = fetch_url(url, sources.download_dir, instr.flag("checksum"), where)
+        if unpack and is_archive(str(fetched.path)):  # BuildKit's ADD --unpack of a URL
+            parent = copier.ensure_dir(dest_rel, owned=True)
+            hashes.append(
+                "file:" + extract_archive(copier, str(fetched.path), parent, fetched.name)
+            )
+            continue
         leaf = (
             fetched.name if (dest_dir or copier.is_dir(dest_rel)) else posixpath.basename(dest_rel)
         )
@@ -302,12 +324,25 @@ def copy_step(where: Where, state: StageState, sources: CopySources) -> CopyResu
     return CopyResult(created_by, sorted(copier.changed))
 
 
+def _unpack(where: Where) -> bool | None:
+    """``ADD --unpack``: None (local archives unpacked, downloads not), True or False."""
+    value = where.instruction.flag("unpack")
+    if where.instruction.flag("keep-git-dir") is not None:
+        raise where.error(
+            "ADD --keep-git-dir applies to git sources, which imagebuild does not fetch",
+            hint="drop --keep-git-dir; clone the repository in a RUN step",
+        )
+    if value is None:
+        return None
+    return value.lower() != "false"  # the parser accepts only boolean values
+
+
 def _copy_one(
     copier: Copier,
     src: _Source,
     dest_rel: str,
     dest_dir: bool,
-    keyword: str,
+    archive: bool,
     context: bool,
     parents: bool,
 ) -> str:
@@ -341,12 +376,14 @@ def _copy_one(
                     )
         copier.links = None
         return dir_hash(entries)
-    if keyword == "ADD" and context and is_archive(src.host):
+    if archive and is_archive(src.host):
         parent = copier.ensure_dir(dest_rel)
         return "file:" + extract_archive(copier, src.host, parent, src.name)
     # a single file's missing parents belong to the --chown identity (root otherwise)
     if dest_dir or copier.is_dir(dest_rel):
-        parent, leaf = copier.ensure_dir(dest_rel, owned=True), posixpath.basename(src.host)
+        # named as the source was named: a symlink source keeps its own name
+        named = src.name if src.name not in ("", ".") else src.host
+        parent, leaf = copier.ensure_dir(dest_rel, owned=True), posixpath.basename(named)
     else:
         parent = copier.ensure_dir(posixpath.dirname(dest_rel), owned=True)
         leaf = posixpath.basename(dest_rel)

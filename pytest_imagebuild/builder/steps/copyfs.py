@@ -53,6 +53,9 @@ class Copier:
     owner: Ownership = field(default_factory=Ownership)
     changed: set[str] = field(default_factory=set)
     skip: Callable[[str, str, bool], bool] | None = None
+    # directories .dockerignore excludes but walks for its exceptions: copied only when
+    # something below them is (docker creates no empty parent for an unmatched exception)
+    implied: Callable[[str], bool] | None = None
     created: set[str] = field(default_factory=set)
     # source inode -> host path of its first copy, while one directory is copied
     links: dict[tuple[int, int], str] | None = None
@@ -153,9 +156,11 @@ class Copier:
                     os.mkdir(dest, 0o700)
             except FileNotFoundError:
                 os.mkdir(dest, 0o700)
+            mark = len(hashes) if hashes is not None else 0
             if hashes is not None and name not in (".", ""):
                 hashes.append(entry_hasher(name, st.st_mode, uid, gid, 0).hexdigest())
             self.changed.add(rel)
+            before = len(self.changed)
             with os.scandir(src) as it:
                 children = sorted(it, key=lambda e: e.name)
             for child in children:
@@ -168,6 +173,13 @@ class Copier:
                 self.copy_entry(
                     child.path, rel, child.name, child_name, hashes, fs_owner, srel=child_srel
                 )
+            if len(self.changed) == before and self.implied is not None and self.implied(name):
+                self.changed.discard(rel)
+                if hashes is not None:
+                    del hashes[mark:]
+                if not existed:
+                    os.rmdir(dest)
+                return
             if top and not existed and self.owner.chmod is None:
                 self._chown(dest, self.owner.uid, self.owner.gid)
                 os.chmod(dest, 0o755)  # noqa: S103 - docker creates a new destination 0755
@@ -195,7 +207,7 @@ class Copier:
                     while chunk := fin.read(_CHUNK):
                         digest.update(chunk)
             else:
-                self._copy_file(src, dest, st, digest)
+                self._copy_file(src, dest, st, digest, context=not fs_owner)
                 if self.links is not None and st.st_nlink > 1:
                     self.links[inode] = dest
             if hashes is not None:
@@ -210,8 +222,12 @@ class Copier:
             return
         self._finish(dest, st, False)
 
-    def _copy_file(self, src: str, dest: str, st: os.stat_result, digest: Hasher) -> None:
-        """Content, owner, mode and mtime of one regular file, on open descriptors."""
+    def _copy_file(
+        self, src: str, dest: str, st: os.stat_result, digest: Hasher, *, context: bool = False
+    ) -> None:
+        """Content, owner, mode and mtime of one regular file, on open descriptors. A file
+        from the build context loses its setuid and setgid bits, as with docker's builder
+        (``--chmod`` may set them again); one from a stage or image keeps them."""
         fin = os.open(src, _READ)
         try:
             fout = os.open(dest, _CREATE, 0o600)
@@ -228,6 +244,8 @@ class Copier:
                 )
                 self._chown_fd(fout, dest, uid, gid)
                 mode = stat.S_IMODE(st.st_mode)
+                if context:
+                    mode &= ~(stat.S_ISUID | stat.S_ISGID)
                 if self.owner.chmod is not None:
                     mode = self.owner.chmod(mode, False)
                 os.fchmod(fout, mode)
