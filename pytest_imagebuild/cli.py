@@ -82,6 +82,7 @@ def make_parser() -> argparse.ArgumentParser:
     _flag(parser, "--cleanup", **boolean, help="refused: the build directory is always removed")
     _flag(parser, "--force", **boolean, help="refused: no container is required")
     _flag(parser, "--secret", **multi, help="id=NAME,src=FILE for RUN --mount=type=secret")
+    _flag(parser, "--ssh", **multi, help="default|ID[=SOCKET|KEY[,KEY]] for RUN --mount=type=ssh")
     _flag(parser, "--build-root", default=None, help="where the build directory is made")
     _flag(
         parser,
@@ -165,6 +166,19 @@ def _registry_map(values: Sequence[str], environ: dict[str, str]) -> dict[str, t
         for key, mirrors in parse_registry_map(text).items():
             found[key] = (*found.get(key, ()), *mirrors)
     return found
+
+
+def _ssh(values: Sequence[str]) -> tuple[tuple[str, tuple[Path, ...]], ...]:
+    """BuildKit's ``--ssh default`` / ``--ssh ID=SOCKET`` / ``--ssh ID=KEY[,KEY...]``."""
+    out: dict[str, tuple[Path, ...]] = {}
+    for item in values:
+        ident, sep, paths = item.partition("=")
+        if not ident or "," in ident or (sep and not paths):
+            raise UsageError(
+                f"invalid --ssh {item!r}", hint="use --ssh default or --ssh ID=SOCKET|KEY[,KEY]"
+            )
+        out[ident] = tuple(Path(p).absolute() for p in paths.split(",") if p) if sep else ()
+    return tuple(out.items())
 
 
 def _path(value: str | None) -> Path | None:
@@ -252,6 +266,7 @@ def options_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Buil
         cache_run_layers=bool(args.cache_run_layers),
         no_push_cache=bool(args.no_push_cache),
         secrets=_secrets(args.secret),
+        ssh=_ssh(args.ssh),
         build_root=_path(args.build_root),
         keep_build_dir=bool(args.keep_build_dir),
         push_retries=args.push_retry,

@@ -46,6 +46,7 @@ from pytest_imagebuild.builder.pullpush import pull_options, push_options
 from pytest_imagebuild.builder.steps.caching import StepCache
 from pytest_imagebuild.builder.steps.history import now_rfc3339
 from pytest_imagebuild.builder.steps.runner import StageRunner
+from pytest_imagebuild.builder.steps.sshagent import SshAgents
 from pytest_imagebuild.builder.steps.state import LayerRecord, StageState
 from pytest_imagebuild.errors import ContextError, ImageBuildError, Location
 
@@ -76,6 +77,7 @@ class _Build:
     cache_mounts_dir: Path
     compression: str = "none"
     secrets: dict[str, Path] = field(default_factory=dict)
+    ssh: dict[str, Path] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     futures: dict[int, Future[_Done]] = field(default_factory=dict)
     images: dict[str, Path] = field(default_factory=dict)
@@ -267,6 +269,7 @@ def _run(
     with (
         registry.Registries(pull_options(options)) as regs,
         registry.Registries(push_options(options)) as pushes,
+        SshAgents(options.ssh, work) as agents,
     ):
         b = _Build(
             options,
@@ -279,6 +282,7 @@ def _run(
             (options.cache_dir or default_cache_dir()) / "mounts",
             compression="gzip" if pushing else "none",
             secrets=dict(options.secrets),
+            ssh=agents.sockets,
             labels=options.label_map(),
         )
         cache = _open_cache(options, pushes, plat) if options.cache else None

@@ -56,6 +56,7 @@ class BuildOptions:
     cache_run_layers: bool = True
     no_push_cache: bool = False
     secrets: tuple[tuple[str, Path], ...] = ()
+    ssh: tuple[tuple[str, tuple[Path, ...]], ...] = ()  # --ssh id -> socket or key files
     build_root: Path | None = None
     keep_build_dir: bool = False
     push_retries: int = 0  # kaniko's --push-retry: whole pushes tried again after a failure

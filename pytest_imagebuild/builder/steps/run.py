@@ -22,6 +22,7 @@ from .base import Where
 from .cachemount import CacheRequest, cache_request, hold_caches
 from .copyfs import Copier, Ownership
 from .mountsource import context_view, resolve_source
+from .sshagent import SocketProxy
 from .state import StageState
 from .users import resolve_user
 
@@ -39,6 +40,7 @@ class RunServices:
     context_root: Path
     context: BuildContext | None = None  # its .dockerignore hides files from bind mounts too
     secrets: dict[str, Path] = field(default_factory=dict)
+    ssh: dict[str, Path] = field(default_factory=dict)  # --ssh id -> agent socket
     from_root: Callable[[str], Path] | None = None
     log: Callable[[str], None] | None = None
     # root-relative paths the chroot mode moved aside and put back: only their ctime moved
@@ -76,6 +78,8 @@ class _Mounts:
     mounts: list[sandbox.Mount] = field(default_factory=list)
     # (index in ``mounts``, request): directories taken by ``hold_caches``
     caches: list[tuple[int, CacheRequest]] = field(default_factory=list)
+    # agent sockets of ``type=ssh`` mounts, closed when the command ends
+    proxies: list[SocketProxy] = field(default_factory=list)
     # secrets given as environment variables (``env=``): only the command sees them
     env: dict[str, str] = field(default_factory=dict)
 
@@ -90,6 +94,18 @@ def _secret(source: Path, opts: dict[str, str], staged: Path) -> Path:
 
 def _mounts(where: Where, state: StageState, services: RunServices, scratch: Path) -> _Mounts:
     found = _Mounts()
+    try:
+        _add_mounts(where, state, services, scratch, found)
+    except BaseException:
+        for proxy in found.proxies:
+            proxy.close()
+        raise
+    return found
+
+
+def _add_mounts(
+    where: Where, state: StageState, services: RunServices, scratch: Path, found: _Mounts
+) -> None:
     mounts = found.mounts
     env = state.expansion_env()
     for spec in where.instruction.flag_values("mount"):
@@ -119,6 +135,8 @@ def _mounts(where: Where, state: StageState, services: RunServices, scratch: Pat
             except OSError as error:
                 raise where.error(f"cannot provide secret {ident!r}: {error}") from error
             mounts.append(sandbox.Mount.bind(staged, target or f"/run/secrets/{ident}"))
+        elif kind == "ssh":
+            _ssh_mount(where, opts, services, scratch, found)
         elif kind == "tmpfs":
             if not target:
                 raise where.error("tmpfs mount needs target=")
@@ -152,9 +170,40 @@ def _mounts(where: Where, state: StageState, services: RunServices, scratch: Pat
             mounts.append(sandbox.Mount.bind(host, target, readonly=readonly))
         else:
             raise where.error(
-                f"unsupported mount type {kind!r}", hint="use cache, bind, tmpfs or secret"
+                f"unsupported mount type {kind!r}", hint="use cache, bind, tmpfs, secret or ssh"
             )
-    return found
+
+
+def _ssh_mount(
+    where: Where, opts: dict[str, str], services: RunServices, scratch: Path, found: _Mounts
+) -> None:
+    """BuildKit's ``type=ssh``: the agent ``id`` names (default ``default``) at ``target``
+    (default ``/run/buildkit/ssh_agent.N``); the first one is ``SSH_AUTH_SOCK``."""
+    ident = opts.get("id", "default")
+    upstream = services.ssh.get(ident)
+    if upstream is None:
+        if opts.get("required", "false").lower() == "true":
+            raise where.error(
+                f"ssh agent {ident!r} is required but was not provided",
+                hint=f"pass --ssh {ident} (the SSH_AUTH_SOCK agent) or --ssh {ident}=PATH",
+            )
+        return
+    number = len(found.proxies)
+    target = opts.get("target") or f"/run/buildkit/ssh_agent.{number}"
+    try:
+        proxy = SocketProxy(
+            scratch / f"ssh-{number}.sock",
+            upstream,
+            uid=int(opts.get("uid", "0")),
+            gid=int(opts.get("gid", "0")),
+            mode=int(opts.get("mode", "0600"), 8),
+        )
+    except (OSError, ValueError) as error:
+        raise where.error(f"cannot provide ssh agent {ident!r}: {error}") from error
+    found.proxies.append(proxy)
+    found.mounts.append(sandbox.Mount.bind(proxy.path, target, readonly=False))
+    if number == 0:
+        found.env["SSH_AUTH_SOCK"] = target
 
 
 def _volume_mounts(copier: Copier, state: StageState, scratch: Path) -> list[sandbox.Mount]:
@@ -206,6 +255,8 @@ def run_step(where: Where, state: StageState, services: RunServices) -> str:
         stack.callback(shutil.rmtree, scratch, ignore_errors=True)
         volumes = _volume_mounts(copier, state, scratch)
         found = _mounts(where, state, services, scratch)
+        for proxy in found.proxies:
+            stack.callback(proxy.close)
         env.update(found.env)
         chroot = sandbox.probe().kind == "chroot"
         hold_caches(

@@ -42,6 +42,7 @@ class StageEnv(Protocol):
     single_snapshot: bool
     ignore: IgnoreList
     secrets: dict[str, Path]
+    ssh: dict[str, Path]
     labels: dict[str, str]
     step_cache: StepCache | None
 
@@ -173,6 +174,7 @@ class StageRunner:
                 context_root=self.env.context.root,
                 context=self.env.context,
                 secrets=self.env.secrets,
+                ssh=self.env.ssh,
                 from_root=lambda ref: self.env.from_root(ref, self.stage.index),
                 log=self.env.output,
             )
