@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pytest_imagebuild.builder.build import build
@@ -287,10 +287,32 @@ def internal_error(exc: BaseException) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["diff"]:  # a subcommand; any other first word is a kaniko-style build
+    # subcommands; any other first word is a kaniko-style build
+    if argv[:1] == ["diff"]:
         from pytest_imagebuild.cli_diff import diff_main
 
-        return diff_main(argv[1:])
+        return _guarded(diff_main, argv[1:])
+    if argv[:1] == ["warm"]:
+        from pytest_imagebuild.cli_warm import warm_main
+
+        return _guarded(warm_main, argv[1:])
+    return _guarded(_build_main, argv)
+
+
+def _guarded(command: Callable[[list[str]], int], argv: list[str]) -> int:
+    """``command``'s exit code; a defect is one line (exit 70), never a traceback."""
+    try:
+        return command(argv)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if os.environ.get("IMAGEBUILD_TRACEBACK") == "1":
+            traceback.print_exception(exc, file=sys.stderr)
+        print(internal_error(exc), file=sys.stderr)
+        return 70
+
+
+def _build_main(argv: list[str]) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
     settings = LogSettings(level=args.verbosity, format=args.log_format)
@@ -304,13 +326,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImageBuildError as exc:
         _error(settings, exc)
         return 1
-    except KeyboardInterrupt:
-        return 130
-    except Exception as exc:  # a defect: say so in one line, never as a traceback
-        if os.environ.get("IMAGEBUILD_TRACEBACK") == "1":
-            traceback.print_exception(exc, file=sys.stderr)
-        print(internal_error(exc), file=sys.stderr)
-        return 70
     log = BuildLog(settings, sys.stderr)
     log.message(f"built {result.manifest_digest} (image id {result.image_id})")
     return 0

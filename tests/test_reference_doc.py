@@ -38,6 +38,7 @@ from pytest_imagebuild import (
     assert_package,
 )
 from pytest_imagebuild.cli import make_parser
+from pytest_imagebuild.cli_warm import make_warm_parser
 from pytest_imagebuild.packages import Package, Packages
 from pytest_imagebuild.plugin.sources import MARKER_SIGNATURE
 
@@ -132,14 +133,26 @@ def test_options_table_pairs_options_with_ini_keys(page: str, pytest_help: str) 
     assert not no_key, f"rows of the section 3 table without an ini key: {no_key}"
 
 
-def parser_flags() -> set[str]:
-    parser = make_parser()
+def parser_flags(parser: argparse.ArgumentParser | None = None) -> set[str]:
+    parser = parser or make_parser()
     return {
         flag
         for action in parser._actions
         if not isinstance(action, argparse._HelpAction)
         for flag in action.option_strings
     }
+
+
+def _warm_section(page: str) -> str:
+    text = section(page, 6)
+    start = text.index("### `imagebuild warm`")
+    return text[start : text.index("\n### ", start + 1)]
+
+
+def test_warm_flags_documented_both_ways(page: str) -> None:
+    rows = [line for line in _warm_section(page).splitlines() if line.startswith("| `-")]
+    documented = {flag for row in rows for flag in re.findall(r"`(--?[\w-]+)`", row.split("|")[1])}
+    assert documented == parser_flags(make_warm_parser())
 
 
 def test_every_imagebuild_flag_is_documented(page: str) -> None:
@@ -151,7 +164,8 @@ def test_every_imagebuild_flag_is_documented(page: str) -> None:
 
 
 def test_every_documented_imagebuild_flag_exists(page: str) -> None:
-    rows = [line for line in section(page, 6).splitlines() if line.startswith("| `-")]
+    build_flags = section(page, 6).replace(_warm_section(page), "")
+    rows = [line for line in build_flags.splitlines() if line.startswith("| `-")]
     documented = {flag for row in rows for flag in re.findall(r"`(--?[\w-]+)`", row.split("|")[1])}
     unknown = sorted(documented - parser_flags())
     assert not unknown, f"flags in the section 6 tables that imagebuild lacks: {unknown}"

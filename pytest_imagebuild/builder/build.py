@@ -48,6 +48,7 @@ from pytest_imagebuild.builder.steps.history import now_rfc3339
 from pytest_imagebuild.builder.steps.runner import StageRunner
 from pytest_imagebuild.builder.steps.sshagent import SshAgents
 from pytest_imagebuild.builder.steps.state import LayerRecord, StageState
+from pytest_imagebuild.builder.warmer import WarmBases
 from pytest_imagebuild.errors import ContextError, ImageBuildError, Location
 
 __all__ = ["BuildResult", "build"]
@@ -271,6 +272,11 @@ def _run(
         registry.Registries(push_options(options)) as pushes,
         SshAgents(options.ssh, work) as agents,
     ):
+        if options.cache:  # kaniko's base-image cache, filled by ``imagebuild warm``
+            bases = WarmBases(
+                options.cache_dir or default_cache_dir(), parse_ttl(options.cache_ttl)
+            )
+            regs.base_lookup = bases.lookup
         b = _Build(
             options,
             plan,

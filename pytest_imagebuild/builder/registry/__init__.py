@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from pytest_imagebuild.oci import Platform
@@ -52,4 +53,10 @@ def pull(
     text = str(source)
     if isinstance(source, Path) or is_layout_source(text):
         return pull_layout(text, store, platform=platform)
+    if registries.base_lookup is not None:
+        wanted = Platform.parse(platform) if isinstance(platform, str) else platform
+        warmed = registries.base_lookup(text, str(wanted or host_platform()))
+        if warmed is not None:
+            pulled = pull_layout(str(warmed), store, platform=platform)
+            return replace(pulled, reference=Reference.parse(text), source=f"{text} (warmed)")
     return pull_image(text, store, registries=registries, platform=platform)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 
 from .client import RegistryClient
@@ -20,6 +22,9 @@ class Registries:
 
     def __init__(self, options: RegistryOptions | None = None) -> None:
         self.options = options or RegistryOptions()
+        # (reference, platform) -> an OCI layout holding that image, asked before a
+        # registry (the warmed bases of ``--cache-dir``)
+        self.base_lookup: Callable[[str, str], Path | None] | None = None
         self._clients: dict[str, RegistryClient] = {}
         self._lock = threading.Lock()
 
