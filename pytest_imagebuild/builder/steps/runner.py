@@ -49,6 +49,8 @@ class StageEnv(Protocol):
 
     def from_key(self, ref: str, before: int) -> str: ...
 
+    def from_context(self, ref: str, before: int) -> BuildContext | None: ...
+
     def log(self, text: str) -> None: ...
 
 
@@ -159,6 +161,7 @@ class StageRunner:
                 self.env.context,
                 lambda ref: self.env.from_root(ref, self.stage.index),
                 self.env.work_dir / "downloads",
+                lambda ref: self.env.from_context(ref, self.stage.index),
             )
             result = copy_step(where, self.state, sources)
             created_by = result.created_by
@@ -173,6 +176,7 @@ class StageRunner:
                 secrets=self.env.secrets,
                 from_root=lambda ref: self.env.from_root(ref, self.stage.index),
                 log=self.env.log,
+                from_context=lambda ref: self.env.from_context(ref, self.stage.index),
             )
             created_by = run_step(where, self.state, services)
             if self.env.single_snapshot or self.snapshotter is None:
