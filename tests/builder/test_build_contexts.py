@@ -43,11 +43,11 @@ def bases(tmp_path_factory: pytest.TempPathFactory, busybox_rootfs: Path) -> Ite
     try:
         reg = factory()
         _, layout = make_base(busybox_rootfs, work)
+        plain_dir = write_tree(work / "p", {"Dockerfile": f"FROM oci:{layout}\n"})
         plain = build(
-            BuildOptions(context=str(write_tree(work / "p", {"Dockerfile": f"FROM oci:{layout}\n"})),
-                         destinations=(f"{reg.host}/base:1",)),
+            BuildOptions(context=str(plain_dir), destinations=(f"{reg.host}/base:1",)),
             verbose=False,
-        )  # fmt: skip
+        )
         variant_dir = write_tree(
             work / "v",
             {"Dockerfile": f"FROM oci:{layout}\nCOPY variant.txt /\n", "variant.txt": "two\n"},
@@ -76,15 +76,17 @@ def test_a_from_replaced_by_two_variants_diffs_to_the_variant(bases: Bases, tmp_
     so the second build cannot take the first one's layer (its listing would lack the file)."""
     dockerfile = "FROM debian:12.7\nRUN ls / > /listing\n"
     cache = {"cache": True, "cache_dir": tmp_path / "cache"}
+    on_a = (("debian:12.7", f"docker-image://{bases.plain}"),)
+    on_b = (("debian:12.7", f"docker-image://{bases.variant}"),)
     with (
-        _build(tmp_path, "a", dockerfile, build_contexts=(("debian:12.7", f"docker-image://{bases.plain}"),), **cache) as a,
-        _build(tmp_path, "b", dockerfile, build_contexts=(("debian:12.7", f"docker-image://{bases.variant}"),), **cache) as b,
-    ):  # fmt: skip
+        _build(tmp_path, "a", dockerfile, build_contexts=on_a, **cache) as a,
+        _build(tmp_path, "b", dockerfile, build_contexts=on_b, **cache) as b,
+    ):
         assert "variant.txt" not in a.file("/listing").read_text()
         assert "variant.txt" in b.file("/listing").read_text()
         changes = a.diff(b, ignore=["/listing"], semantic=True)
         assert [e.path for e in changes.added] == ["/variant.txt"]
-        assert not changes.removed and not changes.changed and not changes.config
+        assert (changes.removed, changes.changed, changes.config) == ((), (), ())
 
 
 def test_the_replaced_build_equals_the_build_of_the_reference_itself(
@@ -144,7 +146,8 @@ def test_oci_layout_by_tag_and_by_digest(bases: Bases, tmp_path: Path) -> None:
 
 
 def _directory(root: Path) -> Path:
-    write_tree(root, {"a.txt": "a\n", "secret.txt": "s\n", "sub/b.txt": "b\n", ".dockerignore": "secret.txt\n"})  # fmt: skip
+    files = {"a.txt": "a\n", "secret.txt": "s\n", "sub/b.txt": "b\n"}
+    write_tree(root, {**files, ".dockerignore": "secret.txt\n"})
     os.symlink("/etc", root / "hostetc")
     return root
 
@@ -165,7 +168,8 @@ def test_directory_context_copy_and_mount_with_its_dockerignore(
         assert not image.file("/extra/secret.txt").exists
         assert image.file("/extra/hostetc").linked_to == "/etc"  # a link, never followed
         mounted = image.file("/mounted").read_text().split()
-        assert "a.txt" in mounted and "secret.txt" not in mounted
+        assert "a.txt" in mounted
+        assert "secret.txt" not in mounted
 
 
 def test_directory_context_symlink_to_etc_yields_nothing_from_the_host(
@@ -176,6 +180,10 @@ def test_directory_context_symlink_to_etc_yields_nothing_from_the_host(
     with pytest.raises(BuildError, match="hostetc/passwd"):
         _build(tmp_path, "c", "FROM base\nCOPY --from=extra hostetc/passwd /p\n",
                build_contexts=contexts)  # fmt: skip
+    with pytest.raises(BuildError, match="nothing matches") as caught:  # not even a host name
+        _build(tmp_path, "g", "FROM base\nCOPY --from=extra hostetc/pass* /p/\n",
+               build_contexts=contexts)  # fmt: skip
+    assert "passwd" not in str(caught.value)
     with pytest.raises(DockerfileError, match="does not exist"):
         _build(tmp_path, "r", "FROM base\nRUN --mount=from=extra,source=hostetc/passwd,"
                "target=/p cat /p > /leak\n", build_contexts=contexts)  # fmt: skip
@@ -184,7 +192,8 @@ def test_directory_context_symlink_to_etc_yields_nothing_from_the_host(
 def test_directory_context_cannot_be_a_base(bases: Bases, tmp_path: Path) -> None:
     with pytest.raises(DockerfileError, match="is a directory") as caught:
         _build(tmp_path, "f", "FROM extra\n", build_contexts=(("extra", str(tmp_path)),))
-    assert caught.value.location is not None and caught.value.location.line == 1
+    assert caught.value.location is not None
+    assert caught.value.location.line == 1
 
 
 @pytest.mark.parametrize(
@@ -212,4 +221,6 @@ def test_malformed_flags_end_in_the_projects_error(
     err = capsys.readouterr().err
     assert code == 2, err
     assert err.startswith("imagebuild: error: invalid --build-context")
-    assert message in err and "hint:" in err and "Traceback" not in err
+    assert message in err
+    assert "hint:" in err
+    assert "Traceback" not in err

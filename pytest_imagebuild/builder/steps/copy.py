@@ -96,7 +96,10 @@ def _glob(root: Path, pattern: str, hidden: Callable[[str], bool]) -> list[str]:
     for index, part in enumerate(parts):
         nxt: list[str] = []
         for base in found:
-            host = root / base if base else root
+            try:  # a directory reached through a symlink is listed inside the root, never outside
+                host = RootResolver(str(root)).directory(base, create=False, where="COPY")
+            except ImageBuildError:
+                continue
             if not _WILDCARD.search(part):
                 cand = f"{base}/{part}" if base else part
                 if os.path.lexists(root / cand) and not hidden(cand):
