@@ -9,6 +9,7 @@ with ``FROM REF``, file by file and key by key.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,13 +17,15 @@ from pathlib import Path
 
 import pytest
 
+from pytest_imagebuild.builder.blobs import BlobStore
 from pytest_imagebuild.builder.build import build
 from pytest_imagebuild.builder.options import BuildOptions
 from pytest_imagebuild.cli import main
-from pytest_imagebuild.errors import BuildError, DockerfileError, UsageError
+from pytest_imagebuild.errors import BuildError, DockerfileError, RegistryError, UsageError
 from pytest_imagebuild.image import Image
 from tests.builder.build_support import config_view, file_table, make_base, write_tree
 from tests.support.registry import RegistryFactory, RunningRegistry
+from tests.support.registry_images import add_image, add_index
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,32 @@ def test_oci_layout_by_tag_and_by_digest(bases: Bases, tmp_path: Path) -> None:
         _build(
             tmp_path, "none", "FROM base\n", build_contexts=(("base", "oci-layout:///nonexistent"),)
         )
+
+
+def test_oci_layout_digest_of_an_index_takes_the_platforms_entry(tmp_path: Path) -> None:
+    """The index is reached by digest alone (index.json does not list it); each platform's
+    build gets its own entry, verified against the digests on the way."""
+    layout = tmp_path / "multi"
+    store = BlobStore(layout)
+    entries = []
+    for plat in ("linux/amd64", "linux/arm64"):
+        data, kind = add_image(store, [{"arch.txt": plat.encode()}], platform=plat)
+        entries.append((data, kind, plat))
+    index, _ = add_index(store, entries)
+    (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    (layout / "index.json").write_text('{"schemaVersion": 2, "manifests": []}')
+    value = f"oci-layout://{layout}@sha256:{hashlib.sha256(index).hexdigest()}"
+    for plat in ("linux/amd64", "linux/arm64"):
+        name = plat.replace("/", "-")
+        contexts = (("base", value),)
+        with _build(
+            tmp_path, name, "FROM base\n", build_contexts=contexts, custom_platform=plat
+        ) as image:
+            assert image.file("/arch.txt").read_text() == plat
+            assert image.architecture == plat.split("/")[1]
+    missing = f"oci-layout://{layout}@sha256:{'0' * 64}"
+    with pytest.raises(RegistryError, match="has no manifest or index"):
+        _build(tmp_path, "missing", "FROM base\n", build_contexts=(("base", missing),))
 
 
 def _directory(root: Path) -> Path:
