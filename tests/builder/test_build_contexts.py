@@ -253,3 +253,32 @@ def test_malformed_flags_end_in_the_projects_error(
     assert message in err
     assert "hint:" in err
     assert "Traceback" not in err
+
+
+def test_run_mount_of_a_directory_context_is_part_of_the_step_key(
+    bases: Bases, tmp_path: Path
+) -> None:
+    extra = write_tree(tmp_path / "extra", {"k.txt": "one\n"})
+    dockerfile = "FROM base\nRUN --mount=from=extra,target=/m cat /m/k.txt > /k\n"
+    options = {
+        "build_contexts": (("base", f"docker-image://{bases.plain}"), ("extra", str(extra))),
+        "cache": True,
+        "cache_dir": tmp_path / "cache",
+    }
+    with _build(tmp_path, "one", dockerfile, **options) as image:
+        assert image.file("/k").read_text() == "one\n"
+    (extra / "k.txt").write_text("two\n")
+    with _build(tmp_path, "two", dockerfile, **options) as image:
+        assert image.file("/k").read_text() == "two\n"
+
+
+def test_run_mount_from_a_stage_is_part_of_the_step_key(bases: Bases, tmp_path: Path) -> None:
+    """The same rule for a stage: the bind's stage key enters the RUN's key."""
+    dockerfile = (
+        f"FROM {bases.plain} AS src\nARG V\nRUN echo $V > /v\n"
+        f"FROM {bases.plain}\nRUN --mount=from=src,target=/m cat /m/v > /k\n"
+    )
+    cache = {"cache": True, "cache_dir": tmp_path / "cache"}
+    for value in ("one", "two"):
+        with _build(tmp_path, value, dockerfile, build_args=(("V", value),), **cache) as image:
+            assert image.file("/k").read_text() == value + "\n"

@@ -84,7 +84,9 @@ class StageRunner:
         if not cache.caches(where.keyword):
             return None
         if where.keyword == "RUN":
-            return cache.run_key(self.key, where, self.state)
+            return cache.run_key(
+                self.key, where, self.state, lambda ref: self.env.from_key(ref, self.stage.index)
+            )
         ref = where.instruction.flag("from")
         from_key = self.env.from_key(ref, self.stage.index) if ref else None
         return cache.copy_key(self.key, where, self.state, from_key)
