@@ -123,7 +123,7 @@ def test_bad(image):
     pass
 """
     )
-    result = _run(pytester)
+    result = pytester.runpytest("-p", "no:benchmark")  # in-process: no registry is asked
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*invalid --build-context*https contexts are not supported*"])
     assert "Traceback" not in result.stdout.str()
