@@ -101,16 +101,16 @@ class _Build:
         return self.options.custom_platform or host_platform_string()
 
     def from_root(self, ref: str, before: int) -> Path:
+        named = self.from_context(ref, before)  # a directory --build-context
+        if named is not None:
+            return named.root
         index = self.plan.stage_for(ref, before)
         if index is not None:
             future = self.futures.get(index)
             if future is None:
                 raise ImageBuildError(f"stage {ref!r} is not part of this build")
             return future.result().root
-        if self.named is not None:  # --build-context: a directory, or the image to pull
-            named = self.from_context(ref, before)
-            if named is not None:
-                return named.root
+        if self.named is not None:  # the image a --build-context puts in its place
             ref = self.named.image(ref, self.platform_for(None))
         with self.lock:
             found = self.images.get(ref)
