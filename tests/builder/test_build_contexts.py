@@ -188,7 +188,7 @@ def test_directory_context_copy_and_mount_with_its_dockerignore(
     dockerfile = (
         "FROM base\n"
         "COPY --from=extra . /extra/\n"
-        "RUN --mount=from=extra,target=/mnt ls -a /mnt > /mounted\n"
+        "RUN --mount=from=extra,target=/mnt,rw=true ls -a /mnt > /mounted && touch /mnt/new\n"
     )
     contexts = (("base", f"docker-image://{bases.plain}"), ("extra", str(extra)))
     with _build(tmp_path, "d", dockerfile, build_contexts=contexts) as image:
@@ -199,6 +199,7 @@ def test_directory_context_copy_and_mount_with_its_dockerignore(
         mounted = image.file("/mounted").read_text().split()
         assert "a.txt" in mounted
         assert "secret.txt" not in mounted
+    assert sorted(os.listdir(extra)) == [".dockerignore", "a.txt", "hostetc", "secret.txt", "sub"]
 
 
 def test_directory_context_symlink_to_etc_yields_nothing_from_the_host(
