@@ -19,7 +19,10 @@ import pytest
 
 from pytest_imagebuild.builder.blobs import BlobStore
 from pytest_imagebuild.builder.build import build
+from pytest_imagebuild.builder.contexts import NamedContexts
+from pytest_imagebuild.builder.dockerfile import parse_file
 from pytest_imagebuild.builder.options import BuildOptions
+from pytest_imagebuild.builder.plan import Plan, make_plan
 from pytest_imagebuild.cli import main
 from pytest_imagebuild.errors import BuildError, DockerfileError, RegistryError, UsageError
 from pytest_imagebuild.image import Image
@@ -283,3 +286,44 @@ def test_run_mount_from_a_stage_is_part_of_the_step_key(bases: Bases, tmp_path: 
     for value in ("one", "two"):
         with _build(tmp_path, value, dockerfile, build_args=(("V", value),), **cache) as image:
             assert image.file("/k").read_text() == value + "\n"
+
+
+def _plan(text: str, tmp_path: Path) -> Plan:
+    (tmp_path / "Dockerfile").write_text(text)
+    return make_plan(parse_file(tmp_path / "Dockerfile"), target_platform="linux/amd64")
+
+
+def test_lookup_names_are_shortened_and_platform_names_come_first(tmp_path: Path) -> None:
+    named = NamedContexts.parse(
+        [
+            ("debian:latest", "docker-image://r/any:1"),
+            ("debian::linux/arm64", "docker-image://r/arm:1"),
+            ("127.0.0.1:5000/app:2", "docker-image://r/app:3"),
+        ]
+    )
+    found = named.find("docker.io/library/debian:latest", "linux/amd64")
+    assert found is not None
+    assert found.source == "r/any:1"
+    arm = named.find("debian", "linux/arm64")
+    assert arm is not None
+    assert arm.source == "r/arm:1"
+    assert named.find("debian:12", "linux/amd64") is None
+    assert named.find("127.0.0.1:5000/app:2", "linux/amd64") is not None
+    assert named.find("oci:/some/layout", "linux/amd64") is None
+
+
+def test_apply_replaces_named_stages_whole_and_keeps_stage_references(tmp_path: Path) -> None:
+    plan = _plan("FROM a AS tools\nRUN x\nFROM tools\nCOPY --from=img:1 / /\n", tmp_path)
+    named = NamedContexts.parse(
+        [("tools", "docker-image://r/tools:1"), ("img:1", "docker-image://r/img:2")]
+    )
+    applied, directories = named.apply(plan, "linux/amd64")
+    tools, final = applied.stages
+    assert (tools.base, tools.instructions, tools.deps) == ("r/tools:1", (), frozenset())
+    assert final.base_stage == 0  # FROM tools follows the (replaced) stage
+    assert final.images == ("r/img:2",)
+    assert directories == {}
+    with pytest.raises(UsageError, match="target stage 'tools' is replaced by the directory"):
+        NamedContexts.parse([("tools", str(tmp_path))]).apply(
+            _plan("FROM a AS tools\n", tmp_path), "linux/amd64"
+        )
