@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -327,3 +329,16 @@ def test_apply_replaces_named_stages_whole_and_keeps_stage_references(tmp_path: 
         NamedContexts.parse([("tools", str(tmp_path))]).apply(
             _plan("FROM a AS tools\n", tmp_path), "linux/amd64"
         )
+
+
+def test_docker_legacy_builder_has_no_named_contexts(tmp_path: Path) -> None:
+    """Why the reference here is the executor itself: docker's legacy builder refuses the
+    flag before it asks any daemon."""
+    docker = shutil.which("docker")
+    if docker is None:
+        pytest.fail("docker is missing: apt-get install docker.io", pytrace=False)
+    env = {**os.environ, "DOCKER_BUILDKIT": "0"}
+    argv = [docker, "build", "--build-context", "a=docker-image://x", str(tmp_path)]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 125
+    assert "unknown flag: --build-context" in done.stderr
