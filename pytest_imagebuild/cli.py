@@ -13,8 +13,8 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+from pytest_imagebuild.builder import contexts
 from pytest_imagebuild.builder.build import build
-from pytest_imagebuild.builder.contexts import NamedContexts, anchored, parse_flag
 from pytest_imagebuild.builder.options import BuildOptions
 from pytest_imagebuild.errors import ImageBuildError, UsageError
 
@@ -211,8 +211,11 @@ def options_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Buil
 
 def _build_contexts(values: Sequence[str]) -> tuple[tuple[str, str], ...]:
     """``--build-context`` pairs, checked now (paths made absolute) so a typo fails first."""
-    pairs = tuple((name, anchored(value, Path.cwd())) for name, value in map(parse_flag, values))
-    NamedContexts.parse(pairs)
+    pairs = tuple(
+        (name, contexts.anchored(value, Path.cwd()))
+        for name, value in map(contexts.parse_flag, values)
+    )
+    contexts.NamedContexts.parse(pairs)
     return pairs
 
 

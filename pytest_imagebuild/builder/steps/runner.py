@@ -176,9 +176,9 @@ class StageRunner:
                 context_root=self.env.context.root,
                 context=self.env.context,
                 secrets=self.env.secrets,
+                from_context=lambda ref: self.env.from_context(ref, self.stage.index),
                 from_root=lambda ref: self.env.from_root(ref, self.stage.index),
                 log=self.env.log,
-                from_context=lambda ref: self.env.from_context(ref, self.stage.index),
             )
             created_by = run_step(where, self.state, services)
             if self.env.single_snapshot or self.snapshotter is None:
