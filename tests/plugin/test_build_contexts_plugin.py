@@ -15,7 +15,7 @@ import pytest
 from pytest_imagebuild.builder.build import build
 from pytest_imagebuild.builder.options import BuildOptions
 from pytest_imagebuild.errors import UsageError
-from pytest_imagebuild.plugin.sources import source_from_marker
+from pytest_imagebuild.plugin.sources import BuildSpec, source_from_marker, source_from_param
 from tests.plugin.buildproject import BASE, build_project, summary
 from tests.support.registry import RegistryFactory
 
@@ -104,6 +104,12 @@ def test_marker_values_are_checked_and_anchored(tmp_path: Path) -> None:
         (), {"build_contexts": {"x": "dir", "y": "docker-image://a/b:1"}}, tmp_path, "t.py::t"
     )
     assert spec.build_contexts == {"x": str(tmp_path / "dir"), "y": "docker-image://a/b:1"}
+    param = source_from_param(
+        {"path": "Dockerfile", "build_contexts": {"x": "dir"}}, tmp_path, "t.py::t[0]"
+    )
+    assert isinstance(param, BuildSpec)
+    assert param.build_contexts == {"x": str(tmp_path / "dir")}
+    assert "x=" in param.describe()
     with pytest.raises(UsageError, match="build_contexts must be a dict of str to str"):
         source_from_marker((), {"build_contexts": ["x=dir"]}, tmp_path, "t.py::t")
     with pytest.raises(UsageError, match="image= opens an existing image"):
