@@ -13,6 +13,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from pytest_imagebuild.builder import contexts
 from pytest_imagebuild.builder.build import build
 from pytest_imagebuild.builder.log import FORMATS, LEVELS, BuildLog, LogSettings
 from pytest_imagebuild.builder.options import BuildOptions
@@ -38,6 +39,13 @@ def make_parser() -> argparse.ArgumentParser:
     _flag(parser, "--destination", "-d", **multi, help="image reference to push/tag (repeat)")
     _flag(parser, "--build-arg", **multi, help="KEY=VALUE, or KEY taken from the environment")
     _flag(parser, "--target", default=None, help="stage to build (case-insensitive)")
+    _flag(
+        parser,
+        "--build-context",
+        **multi,
+        help="name=docker-image://REF, name=oci-layout://PATH[:TAG|@DIGEST] or name=DIR: "
+        "BuildKit's named contexts (repeat)",
+    )
     _flag(parser, "--label", **multi, help="key=value label for the image config")
     _flag(parser, "--no-push", **boolean, help="build only; do not push")
     _flag(parser, "--tar-path", "--tarPath", default=None, help="write a docker-archive tarball")
@@ -271,7 +279,18 @@ def options_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Buil
         keep_build_dir=bool(args.keep_build_dir),
         push_retries=args.push_retry,
         pull_retries=args.image_download_retry,
+        build_contexts=_build_contexts(args.build_context),
     )
+
+
+def _build_contexts(values: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """``--build-context`` pairs, checked now (paths made absolute) so a typo fails first."""
+    pairs = tuple(
+        (name, contexts.anchored(value, Path.cwd()))
+        for name, value in map(contexts.parse_flag, values)
+    )
+    contexts.NamedContexts.parse(pairs)
+    return pairs
 
 
 def internal_error(exc: BaseException) -> str:

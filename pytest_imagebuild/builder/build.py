@@ -35,6 +35,8 @@ from pytest_imagebuild.builder.cache import (
     parse_ttl,
 )
 from pytest_imagebuild.builder.context import BuildContext, open_context
+from pytest_imagebuild.builder.context_lookup import ContextLookup
+from pytest_imagebuild.builder.contexts import NamedContexts
 from pytest_imagebuild.builder.dockerfile import parse_file
 from pytest_imagebuild.builder.fs import IgnoreList, unpack_layer
 from pytest_imagebuild.builder.livedirs import live_dir, reap_dead
@@ -85,6 +87,7 @@ class _Build:
     image_digests: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     step_cache: StepCache | None = None
+    named: ContextLookup | None = None
 
     def __post_init__(self) -> None:
         self.path = self.plan.path
@@ -105,12 +108,17 @@ class _Build:
         return self.options.custom_platform or host_platform_string()
 
     def from_root(self, ref: str, before: int) -> Path:
+        named = self.from_context(ref, before)  # a directory --build-context
+        if named is not None:
+            return named.root
         index = self.plan.stage_for(ref, before)
         if index is not None:
             future = self.futures.get(index)
             if future is None:
                 raise ImageBuildError(f"stage {ref!r} is not part of this build")
             return future.result().root
+        if self.named is not None:  # the image a --build-context puts in its place
+            ref = self.named.image(ref, self.platform_for(None))
         with self.lock:
             found = self.images.get(ref)
             if found is None:
@@ -127,12 +135,23 @@ class _Build:
 
     def from_key(self, ref: str, before: int) -> str:
         """What ``COPY --from`` contributes to a cache key: the stage's key or image digest."""
+        named = self.from_context(ref, before)
+        if named is not None and self.named is not None:
+            return self.named.digest(named)
         index = self.plan.stage_for(ref, before)
         if index is not None:
             done = self.futures[index].result()
             return done.key.hex if done.key is not None else ""
         self.from_root(ref, before)
+        if self.named is not None:
+            ref = self.named.image(ref, self.platform_for(None))
         return self.image_digests[ref]
+
+    def from_context(self, ref: str, before: int) -> BuildContext | None:
+        """The directory ``--build-context`` that ``--from=ref`` reads, if it is one."""
+        if self.named is None:
+            return None
+        return self.named.directory(ref, before, self.platform_for(None))
 
     def start_key(
         self, stage: Stage, state: StageState, config_digest: str | None
@@ -266,6 +285,8 @@ def _run(
     plan = make_plan(
         parsed, build_args=options.build_arg_map(), target=options.target, target_platform=plat
     )
+    named = NamedContexts.parse(options.build_contexts)
+    plan, replaced = named.apply(plan, plat)
     pushing = bool(options.destinations) and not options.no_push
     with (
         registry.Registries(pull_options(options)) as regs,
@@ -290,6 +311,7 @@ def _run(
             secrets=dict(options.secrets),
             ssh=agents.sockets,
             labels=options.label_map(),
+            named=ContextLookup(named, plan, replaced, work) if named else None,
         )
         cache = _open_cache(options, pushes, plat) if options.cache else None
         if cache is not None:

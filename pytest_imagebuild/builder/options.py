@@ -17,7 +17,8 @@ class BuildOptions:
     directory), then relative to the context. ``build_args`` values of ``None`` are
     declared-but-unset arguments (kaniko's bare ``--build-arg K`` with no such variable).
     ``keep_build_dir`` (not a kaniko flag) leaves the build directory in place and prints
-    its path.
+    its path. ``build_contexts`` are BuildKit's named contexts (``name``, ``value``) as given
+    to ``--build-context`` (see ``builder.contexts``).
     """
 
     context: str = "."
@@ -63,6 +64,7 @@ class BuildOptions:
     pull_retries: int = 0  # kaniko's --image-download-retry, for base images
     jobs: int = 0
     created: str | None = None
+    build_contexts: tuple[tuple[str, str], ...] = ()
 
     def build_arg_map(self) -> dict[str, str | None]:
         """The ``--build-arg`` values by name, the last occurrence winning."""

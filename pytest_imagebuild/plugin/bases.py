@@ -165,6 +165,8 @@ def _manifest_digest(
 
 def _layout_digest(ref: str) -> str:
     text = ref.removeprefix("oci:")
+    if "@sha256:" in text:  # pinned: the digest names the content
+        return text.rsplit("@", 1)[1]
     root = Path(text)
     if not (root / "index.json").is_file() and ":" in text:
         root = Path(text.rsplit(":", 1)[0])

@@ -5,7 +5,10 @@ context file the build may read (all files ``.dockerignore`` keeps, hashed by th
 :class:`ContextHasher`: relative path, type, mode, size, content); the build arguments as
 given (``K=V``, sorted); the target stage (its index, so no target and the last stage's
 name are one image); the platform; the digests of the base images
-(:mod:`pytest_imagebuild.plugin.bases`); the executor; the plugin's version and this key format.
+(:mod:`pytest_imagebuild.plugin.bases`, taken after named contexts replaced them, so the
+replacing images' digests count); each named context's value and, for a directory, the digest
+of its files as its own ``.dockerignore`` keeps them; the executor; the plugin's version and
+this key format.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from pathlib import Path
 
 from pytest_imagebuild.builder.cache.hashing import ContextHasher, HashMemo, Ignore
 from pytest_imagebuild.builder.context import open_context
+from pytest_imagebuild.builder.contexts import NamedContexts
 from pytest_imagebuild.errors import ContextError, Location
 
-__all__ = ["KEY_FORMAT", "build_key", "context_digest", "plugin_version"]
+__all__ = ["KEY_FORMAT", "build_key", "context_digest", "contexts_digests", "plugin_version"]
 
 KEY_FORMAT = "imagebuild-plugin-key-1"
 
@@ -50,9 +54,12 @@ class _Ignore:
 
 
 def context_digest(
-    context: Path, dockerfile: Path, memo_dir: Path | None, skip: tuple[Path, ...] = ()
+    context: Path, dockerfile: Path | None, memo_dir: Path | None, skip: tuple[Path, ...] = ()
 ) -> str:
     """Digest of every file of ``context`` that the ignore rules keep.
+
+    ``dockerfile`` adds its ``<Dockerfile>.dockerignore``; without it only the context's own
+    ``.dockerignore`` counts (a named directory context).
 
     Directories in ``skip`` (pytest's cache, the build cache) are left out when they lie
     inside the context: the run writes them, so hashing them would change every key.
@@ -73,6 +80,19 @@ def context_digest(
     )
     ignore = _Ignore(ctx, skipped) if skipped else ctx
     return ContextHasher(context, ignore=ignore, memo=memo).digest(["."])
+
+
+def contexts_digests(
+    named: NamedContexts, memo_dir: Path | None, skip: tuple[Path, ...] = ()
+) -> dict[str, str]:
+    """``{name: value}`` of the named contexts; a directory's value carries its digest."""
+    out: dict[str, str] = {}
+    for key, found in named.by_key.items():
+        value = found.value
+        if found.is_directory:
+            value += " " + context_digest(Path(found.source), None, memo_dir, skip)
+        out[key] = value
+    return out
 
 
 def dockerfile_digest(dockerfile: Path) -> str:
@@ -96,6 +116,7 @@ def build_key(
     platform: str,
     bases: Mapping[str, str],
     executor: str,
+    contexts: Mapping[str, str] | None = None,
 ) -> str:
     """sha256 hex over canonical JSON of the inputs (digests, not paths)."""
     document = {
@@ -109,5 +130,7 @@ def build_key(
         "platform": platform,
         "bases": dict(sorted(bases.items())),
     }
+    if contexts:  # absent without named contexts: keys of earlier runs stay valid
+        document["contexts"] = dict(sorted(contexts.items()))
     text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode()).hexdigest()

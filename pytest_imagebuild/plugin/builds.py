@@ -23,11 +23,17 @@ from pathlib import Path
 
 from pytest_imagebuild.builder import registry, userns
 from pytest_imagebuild.builder.build import BuildResult, build
+from pytest_imagebuild.builder.contexts import NamedContexts
 from pytest_imagebuild.builder.options import BuildOptions
 from pytest_imagebuild.builder.plan import Plan, host_platform_string
 from pytest_imagebuild.errors import ImageBuildError, Location, RegistryError
 from pytest_imagebuild.plugin.bases import BaseResolver, image_refs, plan_for
-from pytest_imagebuild.plugin.buildkey import build_key, context_digest, dockerfile_digest
+from pytest_imagebuild.plugin.buildkey import (
+    build_key,
+    context_digest,
+    contexts_digests,
+    dockerfile_digest,
+)
 from pytest_imagebuild.plugin.imagecache import ImageEntry, ImageStore, staged_tarball
 from pytest_imagebuild.plugin.sources import BuildSpec
 from pytest_imagebuild.plugin.summary import BUILT, FAILED, REUSED, BuildRecord
@@ -56,7 +62,9 @@ class BuildSettings:
     """What could not be removed of dead runs' directories while finding ``cache_dir``."""
 
 
-_SpecId = tuple[str, str, str | None, tuple[tuple[str, str], ...], str | None]
+_SpecId = tuple[
+    str, str, str | None, tuple[tuple[str, str], ...], str | None, tuple[tuple[str, str], ...]
+]
 
 
 class ImageBuilder:
@@ -100,30 +108,38 @@ class ImageBuilder:
             spec.target,
             tuple(sorted(spec.build_args.items())),
             spec.platform,
+            tuple(sorted(spec.build_contexts.items())),
         )
         key = self._keys.get(ident)
         if key is None:
             key = self._keys[ident] = self._compute_key(spec)
         return key
 
+    def plan(self, spec: BuildSpec) -> tuple[Plan, NamedContexts]:
+        """The builder's plan for ``spec``, with its named contexts applied."""
+        platform = self.platform_for(spec)
+        named = NamedContexts.parse(spec.build_contexts.items())
+        plan = plan_for(spec.dockerfile, self.args_for(spec), spec.target, platform)
+        return named.apply(plan, platform)[0], named
+
     def _compute_key(self, spec: BuildSpec) -> str:
         args = self.args_for(spec)
         platform = self.platform_for(spec)
-        plan = plan_for(spec.dockerfile, args, spec.target, platform)
+        plan, named = self.plan(spec)
+        memo, skip = (
+            self.settings.cache_dir / "memo",
+            (self.settings.cache_dir, *self.settings.skip_dirs),
+        )
         return build_key(
             dockerfile=dockerfile_digest(spec.dockerfile),
-            context=context_digest(
-                spec.context,
-                spec.dockerfile,
-                self.settings.cache_dir / "memo",
-                (self.settings.cache_dir, *self.settings.skip_dirs),
-            ),
+            context=context_digest(spec.context, spec.dockerfile, memo, skip),
             build_args=args,
             # the stage index: no target and the last stage's name build the same image
             target=str(plan.target),
             platform=platform,
             bases=self.resolver.digests(plan, platform),
             executor=self.settings.executor,
+            contexts=contexts_digests(named, memo, skip),
         )
 
     def log_of(self, error: BaseException) -> str | None:
@@ -206,6 +222,7 @@ class ImageBuilder:
             cache_run_layers=True,
             build_root=build_root,
             keep_build_dir=self.settings.keep_build_dirs,
+            build_contexts=tuple(spec.build_contexts.items()),
         )
         with (
             log_path.open("w", encoding="utf-8", errors="replace") as log,
@@ -225,7 +242,7 @@ class ImageBuilder:
         (kept / "build.log").write_text(log if log is not None else log_text)
 
     def _check_offline(self, spec: BuildSpec) -> None:
-        plan = plan_for(spec.dockerfile, self.args_for(spec), spec.target, self.platform_for(spec))
+        plan, _ = self.plan(spec)
         for ref, line in _registry_refs(plan):
             raise RegistryError(
                 f"offline: {spec.dockerfile} needs {ref} from a registry, and the image is "

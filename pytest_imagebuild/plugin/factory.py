@@ -23,6 +23,7 @@ from pytest_imagebuild.plugin.sources import (
     BuildSpec,
     ImageSource,
     TarballSource,
+    build_contexts_value,
     no_image_error,
     source_from_marker,
     source_from_param,
@@ -113,11 +114,14 @@ class ImageFactory:
         target: str | None = None,
         build_args: dict[str, str] | None = None,
         platform: str | None = None,
+        build_contexts: dict[str, str] | None = None,
     ) -> Image:
         """Build a Dockerfile (or reuse the cached build of the same inputs) and open it.
 
         ``path`` is a Dockerfile (relative to the current directory) or a
         :class:`BuildSpec`; ``context`` defaults to the Dockerfile's directory.
+        ``build_contexts`` are BuildKit's named contexts (``{"debian:12":
+        "docker-image://host/debian:12.8"}``, a directory, ``oci-layout://PATH``).
         """
         __tracebackhide__ = True
         if isinstance(path, BuildSpec):
@@ -131,6 +135,7 @@ class ImageFactory:
                 target=target,
                 build_args=dict(build_args or {}),
                 platform=platform,
+                build_contexts=build_contexts_value(build_contexts, Path.cwd(), "build()"),
             )
         if self.builder is None:
             raise UsageError(

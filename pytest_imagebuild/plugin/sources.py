@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pytest_imagebuild.builder.contexts import anchored
 from pytest_imagebuild.errors import UsageError
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "BuildSpec",
     "ImageSource",
     "TarballSource",
+    "build_contexts_value",
     "no_image_error",
     "source_from_marker",
     "source_from_param",
@@ -28,9 +30,9 @@ __all__ = [
 
 MARKER_SIGNATURE = (
     "dockerfile(path=None, *, context=None, target=None, build_args=None, platform=None, "
-    "image=None)"
+    "image=None, build_contexts=None)"
 )
-_BUILD_KEYWORDS = ("path", "context", "target", "build_args")
+_BUILD_KEYWORDS = ("path", "context", "target", "build_args", "build_contexts")
 _MARKER_KEYWORDS = frozenset({*_BUILD_KEYWORDS, "platform", "image"})
 
 
@@ -54,11 +56,14 @@ class BuildSpec:
     build_args: Mapping[str, str] = field(default_factory=dict)
     platform: str | None = None
     origin: str = field(default="", compare=False)
+    build_contexts: Mapping[str, str] = field(default_factory=dict)
+    """BuildKit's named contexts, ``{name: value}``; directory and layout paths absolute."""
 
     def describe(self) -> str:
         """``docker/Dockerfile (target=web, A=1)`` for summaries."""
         extras = [f"target={self.target}"] if self.target else []
         extras += [f"{key}={value}" for key, value in sorted(self.build_args.items())]
+        extras += [f"{key}={value}" for key, value in sorted(self.build_contexts.items())]
         if self.platform:
             extras.append(f"platform={self.platform}")
         return f"{self.dockerfile}" + (f" ({', '.join(extras)})" if extras else "")
@@ -106,6 +111,21 @@ def _build_args(value: object, origin: str) -> dict[str, str]:
     raise UsageError(f"{origin}: build_args must be a dict of str to str, got {value!r}")
 
 
+def build_contexts_value(value: object, base: Path, origin: str) -> dict[str, str]:
+    """``build_contexts=`` checked, with relative directory and layout paths from ``base``."""
+    __tracebackhide__ = True
+    if value is None:
+        return {}
+    if isinstance(value, Mapping) and all(
+        isinstance(key, str) and isinstance(item, str | os.PathLike) for key, item in value.items()
+    ):
+        return {key: anchored(os.fspath(item), base) for key, item in value.items()}
+    raise UsageError(
+        f"{origin}: build_contexts must be a dict of str to str, got {value!r}",
+        hint='e.g. build_contexts={"debian:12": "docker-image://127.0.0.1:5000/debian:12.8"}',
+    )
+
+
 def source_from_marker(
     args: tuple[object, ...], kwargs: Mapping[str, object], base: Path, origin: str
 ) -> ImageSource:
@@ -148,6 +168,7 @@ def source_from_marker(
         build_args=_build_args(kwargs.get("build_args"), origin),
         platform=platform,
         origin=origin,
+        build_contexts=build_contexts_value(kwargs.get("build_contexts"), base, origin),
     )
 
 

@@ -177,7 +177,7 @@ def test_marker_is_registered(project: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         [
             "@pytest.mark.dockerfile(path=None, *, context=None, target=None, build_args=None, "
-            "platform=None, image=None):*"
+            "platform=None, image=None, build_contexts=None):*"
         ]
     )
 

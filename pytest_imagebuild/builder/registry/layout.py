@@ -1,4 +1,8 @@
-"""A local OCI image layout as a base-image source: ``oci:/path[:tag]`` or a directory."""
+"""A local OCI image layout as a base-image source: ``oci:/path[:tag|@digest]`` or a directory.
+
+A digest names a manifest or an index in the layout's blobs, listed in ``index.json`` or
+not; an index is resolved to its entry for the platform, as a registry pull does.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +37,14 @@ def parse_layout_source(text: str) -> tuple[Path, str | None]:
     return Path(body), None
 
 
+def _split_digest(text: str) -> tuple[str, str | None]:
+    """``oci:/path@sha256:...`` -> (``oci:/path``, digest); no digest -> (text, None)."""
+    body, sep, digest = text.rpartition("@")
+    if sep and "/" not in digest and digest.startswith("sha256:"):
+        return body, digest
+    return text, None
+
+
 def is_layout_source(text: str) -> bool:
     """True for ``oci:...`` and for a directory holding an ``oci-layout`` file."""
     return text.startswith("oci:") or (Path(text) / "oci-layout").is_file()
@@ -63,12 +75,25 @@ def _matches(desc: Descriptor, tag: str) -> bool:
     )
 
 
-def _pick_entry(root: Path, tag: str | None, platform: Platform) -> Descriptor:
+def _pick_entry(
+    root: Path, tag: str | None, platform: Platform, digest: str | None = None
+) -> Descriptor:
     try:
         index: dict[str, Any] = json.loads((root / "index.json").read_text(encoding="utf-8"))
         entries = [descriptor_from_json(m) for m in index.get("manifests") or []]
     except (OSError, ValueError, KeyError, AttributeError) as exc:
         raise ImageFormatError(f"{root} is not a readable OCI layout (index.json): {exc}") from exc
+    if digest is not None:
+        listed = [e for e in entries if e.digest == digest]
+        if listed:
+            return listed[0]
+        if not _blob(root, digest).is_file():
+            raise RegistryError(
+                f"OCI layout {root} has no manifest or index {digest}",
+                hint="digests in its index.json: "
+                + (", ".join(e.digest for e in entries) or "none"),
+            )
+        return Descriptor(media_type="", digest=digest, size=0)  # read and verified below
     if tag is not None:
         chosen = [e for e in entries if _matches(e, tag)]
         if not chosen:
@@ -108,11 +133,12 @@ def pull_layout(
     source: str | Path, store: BlobStore, *, platform: Platform | str | None = None
 ) -> PulledImage:
     """Read an image from an OCI layout into ``store``, exactly as a registry pull would."""
-    root, tag = parse_layout_source(str(source))
+    text, digest = _split_digest(str(source))
+    root, tag = parse_layout_source(text)
     wanted = Platform.parse(platform) if isinstance(platform, str) else platform
     wanted = wanted or host_platform()
-    entry = _pick_entry(root, tag, wanted)
-    what = f"oci:{root}" + (f":{tag}" if tag else "")
+    entry = _pick_entry(root, tag, wanted, digest)
+    what = f"oci:{root}" + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
     resolved = resolve_manifest(
         lambda digest: _read_small(root, digest, entry),
         entry.digest,

@@ -3,12 +3,14 @@
 Keys chain from the base (its config digest, ``scratch``, or an earlier stage's last key)
 through every instruction. A metadata step's key is its ``created_by`` (already expanded); a
 RUN's adds the visible build args, ENV, user, working directory and the digests of what its
-bind mounts read; COPY/ADD add the digest of their sources (content, modes, no mtimes).
+bind mounts read (a ``from=`` bind: that stage's key, the image's digest or the directory
+context's digest); COPY/ADD add the digest of their sources (content, modes, no mtimes).
 Secrets enter by id only, cache mounts not at all.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +61,14 @@ class StepCache:
             text += f"\n{doc.body}{doc.name}"
         return text
 
-    def run_key(self, parent: StepKey, where: Where, state: StageState) -> StepKey:
+    def run_key(
+        self,
+        parent: StepKey,
+        where: Where,
+        state: StageState,
+        from_key: Callable[[str], str] | None = None,
+    ) -> StepKey:
+        """``from_key`` keys a bind ``from=`` a stage, an image or a directory context."""
         inputs: dict[str, str] = {
             "user": state.user,
             "workdir": state.workdir,
@@ -68,11 +77,14 @@ class StepCache:
         }
         for spec in where.instruction.flag_values("mount"):
             opts = dict(item.partition("=")[::2] for item in spec.split(","))
-            if opts.get("type", "bind") == "bind" and not opts.get("from"):
+            if opts.get("type", "bind") != "bind":
+                continue
+            target = f"bind:{opts.get('target') or opts.get('dst')}"
+            if opts.get("from") and from_key is not None:
+                inputs[target] = "from:" + from_key(opts["from"])
+            elif not opts.get("from"):
                 source = opts.get("source") or opts.get("src") or "."
-                inputs[f"bind:{opts.get('target') or opts.get('dst')}"] = self.hasher.digest(
-                    [source]
-                )
+                inputs[target] = self.hasher.digest([source])
         return step_key(
             parent,
             self._instruction(where),

@@ -48,6 +48,8 @@ class CopySources:
     context: BuildContext
     from_root: Callable[[str], Path]
     download_dir: Path
+    from_context: Callable[[str], BuildContext | None] | None = None
+    """A ``--from`` name that is a directory ``--build-context``: read as a context."""
 
 
 @dataclass
@@ -96,7 +98,10 @@ def _glob(root: Path, pattern: str, hidden: Callable[[str], bool]) -> list[str]:
     for index, part in enumerate(parts):
         nxt: list[str] = []
         for base in found:
-            host = root / base if base else root
+            try:  # a directory reached through a symlink is listed inside the root, never outside
+                host = RootResolver(str(root)).directory(base, create=False, where="COPY")
+            except ImageBuildError:
+                continue
             if not _WILDCARD.search(part):
                 cand = f"{base}/{part}" if base else part
                 if os.path.lexists(root / cand) and not hidden(cand):
@@ -224,8 +229,9 @@ def copy_step(where: Where, state: StageState, sources: CopySources) -> CopyResu
     heredocs = list(instr.heredocs)
     chown, chmod = instr.flag("chown"), instr.flag("chmod")
     from_ref = instr.flag("from")
+    named = sources.from_context(from_ref) if from_ref and sources.from_context else None
     # --from without --chown keeps the source stage's owners, as docker's builder does
-    owner = Ownership(keep_owner=bool(from_ref))
+    owner = Ownership(keep_owner=bool(from_ref) and named is None)
     if chown:
         uid, gid = parse_chown(state.root, where.expand(chown, env))
         owner = Ownership(uid, gid)
@@ -235,7 +241,9 @@ def copy_step(where: Where, state: StageState, sources: CopySources) -> CopyResu
         except ValueError as exc:
             raise where.error(str(exc)) from exc
     excludes = PatternMatcher([where.expand(e, env) for e in instr.flag_values("exclude")])
-    if from_ref:
+    if named is not None:
+        root, ctx = named.root, named
+    elif from_ref:
         root, ctx = sources.from_root(from_ref), None
     else:
         root, ctx = sources.context.root, sources.context

@@ -43,6 +43,7 @@ class RunServices:
     ssh: dict[str, Path] = field(default_factory=dict)  # --ssh id -> agent socket
     from_root: Callable[[str], Path] | None = None
     log: Callable[[str], None] | None = None
+    from_context: Callable[[str], BuildContext | None] | None = None  # --build-context dirs
     # root-relative paths the chroot mode moved aside and put back: only their ctime moved
     restored: list[str] = field(default_factory=list)
 
@@ -151,16 +152,21 @@ def _add_mounts(
         elif kind == "bind":
             if not target:
                 raise where.error("bind mount needs target=")
-            from_root = services.from_root if opts.get("from") else None
+            named = None
+            if opts.get("from") and services.from_context is not None:
+                named = services.from_context(opts["from"])  # a directory --build-context
+            from_root = services.from_root if opts.get("from") and named is None else None
             from_context = from_root is None
-            base = services.context_root if from_root is None else from_root(opts["from"])
+            context = named or services.context
+            base = named.root if named is not None else services.context_root
+            base = base if from_root is None else from_root(opts["from"])
             inner = opts.get("source") or opts.get("src") or ""
             host = resolve_source(base, inner, lambda text: where.error("bind " + text))
             readonly = opts.get("rw", opts.get("readwrite", "false")).lower() != "true"
             view = scratch / f"view-{len(mounts)}"
-            if from_context and services.context is not None:
+            if from_context and context is not None:
                 try:
-                    host = context_view(services.context, host, view, copy=not readonly) or host
+                    host = context_view(context, host, view, copy=not readonly) or host
                 except SandboxError as error:
                     raise where.error(error.message, hint=error.hint) from None
             if not readonly and host != view:  # writes go to a copy that this RUN alone sees

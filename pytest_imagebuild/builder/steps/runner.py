@@ -50,6 +50,8 @@ class StageEnv(Protocol):
 
     def from_key(self, ref: str, before: int) -> str: ...
 
+    def from_context(self, ref: str, before: int) -> BuildContext | None: ...
+
     def log(self, text: str) -> None: ...
 
     def output(self, text: str) -> None: ...
@@ -85,7 +87,9 @@ class StageRunner:
         if not cache.caches(where.keyword):
             return None
         if where.keyword == "RUN":
-            return cache.run_key(self.key, where, self.state)
+            return cache.run_key(
+                self.key, where, self.state, lambda ref: self.env.from_key(ref, self.stage.index)
+            )
         ref = where.instruction.flag("from")
         from_key = self.env.from_key(ref, self.stage.index) if ref else None
         return cache.copy_key(self.key, where, self.state, from_key)
@@ -162,6 +166,7 @@ class StageRunner:
                 self.env.context,
                 lambda ref: self.env.from_root(ref, self.stage.index),
                 self.env.work_dir / "downloads",
+                lambda ref: self.env.from_context(ref, self.stage.index),
             )
             result = copy_step(where, self.state, sources)
             created_by = result.created_by
@@ -175,6 +180,7 @@ class StageRunner:
                 context=self.env.context,
                 secrets=self.env.secrets,
                 ssh=self.env.ssh,
+                from_context=lambda ref: self.env.from_context(ref, self.stage.index),
                 from_root=lambda ref: self.env.from_root(ref, self.stage.index),
                 log=self.env.output,
             )
