@@ -18,6 +18,7 @@ import socket
 import stat
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -82,10 +83,14 @@ class SshAgents:
                 pass_fds=() if fd is None else (fd,),
             )
         self._agents.append(proc)
-        for _ in range(500):  # the socket appears once the agent listens
-            if _is_socket(sock) or proc.poll() is not None:
-                break
-            threading.Event().wait(0.01)
+        deadline = time.monotonic() + 30
+        while not _is_socket(sock):  # the socket appears once the agent listens
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise UsageError(
+                    f"--ssh {ident}: ssh-agent did not start (exit {proc.poll()})",
+                    hint="check that ssh-agent runs here, or give a running agent's socket",
+                )
+            time.sleep(0.01)
         env = {**os.environ, "SSH_AUTH_SOCK": str(sock), "SSH_ASKPASS_REQUIRE": "never"}
         done = subprocess.run(
             [add, "-q", *map(str, keys)],
