@@ -9,6 +9,7 @@ import re
 import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,13 +57,15 @@ def agent(key: tuple[Path, str], tmp_path: Path) -> Iterator[Path]:
     """A running ssh-agent holding ``key``: its socket."""
     sock = tmp_path / "agent.sock"
     proc = subprocess.Popen([_need("ssh-agent"), "-D", "-a", str(sock)])
+    env = {**os.environ, "SSH_AUTH_SOCK": str(sock)}
     try:
-        for _ in range(500):
-            if sock.exists():
-                break
-            proc.poll()
-            subprocess.run(["sleep", "0.01"], check=True)
-        env = {**os.environ, "SSH_AUTH_SOCK": str(sock)}
+        deadline = time.monotonic() + 30
+        # ssh-add -l: 1 (no keys yet) once the agent answers, 2 while it cannot be reached
+        while subprocess.run([_need("ssh-add"), "-l"], env=env, capture_output=True,
+                             check=False).returncode == 2:  # fmt: skip
+            assert proc.poll() is None, "ssh-agent exited"
+            assert time.monotonic() < deadline, "ssh-agent did not answer in 30 s"
+            time.sleep(0.05)
         subprocess.run([_need("ssh-add"), "-q", str(key[0])], env=env, check=True)
         yield sock
     finally:

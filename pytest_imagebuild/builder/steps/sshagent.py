@@ -91,16 +91,18 @@ class SshAgents:
                     hint="check that ssh-agent runs here, or give a running agent's socket",
                 )
             time.sleep(0.01)
-        env = {**os.environ, "SSH_AUTH_SOCK": str(sock), "SSH_ASKPASS_REQUIRE": "never"}
-        done = subprocess.run(
-            [add, "-q", *map(str, keys)],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
+        with _short(sock) as (address, fd):
+            env = {**os.environ, "SSH_AUTH_SOCK": address, "SSH_ASKPASS_REQUIRE": "never"}
+            done = subprocess.run(
+                [add, "-q", *map(str, keys)],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+                pass_fds=() if fd is None else (fd,),
+            )
         if done.returncode != 0:
             raise UsageError(
                 f"--ssh {ident}: ssh-add could not load {', '.join(map(str, keys))}: "
