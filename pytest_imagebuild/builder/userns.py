@@ -27,7 +27,16 @@ from pytest_imagebuild.builder.sandbox import libc
 from pytest_imagebuild.builder.sandbox.diagnose import userns_refused
 from pytest_imagebuild.errors import SandboxError
 
-__all__ = ["IdMapping", "IdRange", "current", "plan", "remove_tree", "run_in_userns"]
+__all__ = [
+    "IdMapping",
+    "IdRange",
+    "current",
+    "outside_user",
+    "plan",
+    "remove_tree",
+    "run_in_userns",
+    "subuid_remedy",
+]
 
 T = TypeVar("T")
 MappingKind = Literal["none", "full", "single"]
@@ -68,8 +77,26 @@ class IdMapping:
         if self.kind == "none":
             return "root, no user namespace"
         if self.kind == "single":
-            return f"rootless user namespace, single uid map (0 -> {self.uids[0].outside})"
+            return f"single-id user namespace (0 -> {self.uids[0].outside}, no other ids)"
         return f"rootless user namespace, full uid map ({self.size} ids)"
+
+
+def outside_user(mapping: IdMapping) -> str:
+    """The host user whose uid is 0 in ``mapping`` (a name, or the number without one)."""
+    outside = mapping.uids[0].outside if mapping.uids else os.getuid()
+    try:
+        return pwd.getpwuid(outside).pw_name
+    except KeyError:
+        return str(outside)
+
+
+def subuid_remedy(mapping: IdMapping) -> str:
+    """What gives the build's user other ids: the ``usermod`` line with the user's name."""
+    name = outside_user(mapping)
+    return (
+        f"give {name} subordinate ids (as root: `usermod --add-subuids 200000-265535 "
+        f"--add-subgids 200000-265535 {name}`, and install newuidmap from package uidmap)"
+    )
 
 
 def _lookup(ranges: tuple[IdRange, ...], value: int) -> int | None:

@@ -19,10 +19,6 @@ if TYPE_CHECKING:
     from pytest_imagebuild.builder.sandbox.run import Spec
 
 DOCKER_CAPABILITIES = CAPABILITIES
-_SUBUID_HINT = (
-    "only uid 0 exists in a single-uid user namespace: configure /etc/subuid and /etc/subgid "
-    "for this user (usermod --add-subuids/--add-subgids) and install newuidmap"
-)
 
 
 def supervise(spec: Spec, out_w: int, status_w: int) -> NoReturn:
@@ -171,16 +167,12 @@ def _setup_and_exec(spec: Spec, out_w: int, err_w: int) -> None:
 
 def _become(spec: Spec, err_w: int) -> None:
     try:
-        try:
+        if not spec.single_map:  # a single-id map denies setgroups; uid 0 keeps its own group
             os.setgroups(spec.groups)
-        except OSError:
-            if spec.groups:
-                raise
         os.setresgid(spec.gid, spec.gid, spec.gid)
         os.setresuid(spec.uid, spec.uid, spec.uid)
     except OSError as error:
-        hint = _SUBUID_HINT if spec.single_map else None
-        _fail(err_w, f"cannot switch to user {spec.uid}:{spec.gid}: {error}", hint)
+        _fail(err_w, f"cannot switch to user {spec.uid}:{spec.gid}: {error}")
 
 
 def _restrict(spec: Spec, err_w: int) -> None:

@@ -12,13 +12,13 @@ docker's history expects (see ``srchash``).
 
 from __future__ import annotations
 
-import errno
 import os
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pytest_imagebuild.builder.fs import owners
 from pytest_imagebuild.builder.fs.paths import RootResolver, remove_path
 from pytest_imagebuild.errors import BuildError, SandboxError
 
@@ -74,7 +74,7 @@ class Copier:
                 os.mkdir(candidate, 0o755)
                 os.chmod(candidate, 0o755)  # noqa: S103 - docker's mode for created parents
                 if owned:
-                    self._chown(candidate, self.owner.uid, self.owner.gid)
+                    self.chown(candidate, candidate, self.owner.uid, self.owner.gid)
                 st = os.lstat(candidate)
                 self.created.add(f"{resolved}/{part}" if resolved else part)
             if stat.S_ISLNK(st.st_mode) or stat.S_ISDIR(st.st_mode):
@@ -104,21 +104,26 @@ class Copier:
         return os.path.isdir(os.path.join(host, leaf)) if leaf else True
 
     # -- entries --------------------------------------------------------------------------
-    def _chown(self, path: str, uid: int, gid: int) -> None:
-        try:
-            os.lchown(path, uid, gid)
-        except OSError as exc:
-            if exc.errno in (errno.EPERM, errno.EINVAL) and (uid or gid):
-                raise SandboxError(
-                    f"cannot give {path} to {uid}:{gid}: {exc.strerror}", hint=_SUBUID_HINT
-                ) from exc
-            raise
+    def chown(self, target: int | str, path: str, uid: int, gid: int) -> None:
+        """Owners the user namespace lacks are recorded (``owners``); a symlink, FIFO or
+        device node cannot carry such a record, so that copy is refused."""
+        if not owners.chown(target, uid, gid):
+            raise SandboxError(
+                f"cannot give {path} to {uid}:{gid}: the build's single-id user namespace has "
+                "no such id, and a symlink or special file cannot record it",
+                hint=_SUBUID_HINT,
+            )
 
-    def _finish(self, path: str, st: os.stat_result, is_dir: bool, link: bool = False) -> None:
-        uid, gid = (
-            (st.st_uid, st.st_gid) if self.owner.keep_owner else (self.owner.uid, self.owner.gid)
-        )
-        self._chown(path, uid, gid)
+    def _source_owner(self, src: str, st: os.stat_result) -> tuple[int, int]:
+        if self.owner.keep_owner:
+            return owners.owner(src, st)
+        return self.owner.uid, self.owner.gid
+
+    def _finish(
+        self, src: str, path: str, st: os.stat_result, is_dir: bool, link: bool = False
+    ) -> None:
+        uid, gid = self._source_owner(src, st)
+        self.chown(path, path, uid, gid)
         if not link:
             mode = stat.S_IMODE(st.st_mode)
             if self.owner.chmod is not None:
@@ -141,7 +146,7 @@ class Copier:
         st = os.lstat(src)
         dest = os.path.join(self.host(parent), leaf)
         rel = f"{parent}/{leaf}" if parent else leaf
-        uid, gid = (st.st_uid, st.st_gid) if fs_owner else (0, 0)
+        uid, gid = owners.owner(src, st) if fs_owner else (0, 0)
         if stat.S_ISDIR(st.st_mode):
             existed = False
             try:
@@ -169,11 +174,11 @@ class Copier:
                     child.path, rel, child.name, child_name, hashes, fs_owner, srel=child_srel
                 )
             if top and not existed and self.owner.chmod is None:
-                self._chown(dest, self.owner.uid, self.owner.gid)
+                self.chown(dest, dest, self.owner.uid, self.owner.gid)
                 os.chmod(dest, 0o755)  # noqa: S103 - docker creates a new destination 0755
                 os.utime(dest, ns=(st.st_mtime_ns, st.st_mtime_ns), follow_symlinks=False)
             elif not (top and existed):
-                self._finish(dest, st, True)
+                self._finish(src, dest, st, True)
             return
         if os.path.lexists(dest) and remove_path(dest):
             self.resolver.invalidate()
@@ -183,7 +188,7 @@ class Copier:
             os.symlink(target, dest)
             if hashes is not None:
                 hashes.append(entry_hasher(name, st.st_mode, uid, gid, 0, target).hexdigest())
-            self._finish(dest, st, False, link=True)
+            self._finish(src, dest, st, False, link=True)
             return
         if stat.S_ISREG(st.st_mode):
             digest = entry_hasher(name, st.st_mode, uid, gid, st.st_size)
@@ -208,7 +213,7 @@ class Copier:
         else:
             self.changed.discard(rel)
             return
-        self._finish(dest, st, False)
+        self._finish(src, dest, st, False)
 
     def _copy_file(self, src: str, dest: str, st: os.stat_result, digest: Hasher) -> None:
         """Content, owner, mode and mtime of one regular file, on open descriptors."""
@@ -221,12 +226,8 @@ class Copier:
                     view = memoryview(chunk)
                     while view:
                         view = view[os.write(fout, view) :]
-                uid, gid = (
-                    (st.st_uid, st.st_gid)
-                    if self.owner.keep_owner
-                    else (self.owner.uid, self.owner.gid)
-                )
-                self._chown_fd(fout, dest, uid, gid)
+                uid, gid = self._source_owner(src, st)
+                self.chown(fout, dest, uid, gid)
                 mode = stat.S_IMODE(st.st_mode)
                 if self.owner.chmod is not None:
                     mode = self.owner.chmod(mode, False)
@@ -237,16 +238,6 @@ class Copier:
         finally:
             os.close(fin)
 
-    def _chown_fd(self, fd: int, path: str, uid: int, gid: int) -> None:
-        try:
-            os.fchown(fd, uid, gid)
-        except OSError as exc:
-            if exc.errno in (errno.EPERM, errno.EINVAL) and (uid or gid):
-                raise SandboxError(
-                    f"cannot give {path} to {uid}:{gid}: {exc.strerror}", hint=_SUBUID_HINT
-                ) from exc
-            raise
-
     def write_file(self, parent: str, leaf: str, data: bytes, mode: int, mtime_ns: int) -> None:
         """Create a file from bytes (heredoc or download) at ``parent``/``leaf``."""
         dest = os.path.join(self.host(parent), leaf)
@@ -255,7 +246,7 @@ class Copier:
         with open(dest, "xb") as fout:
             fout.write(data)
         self.changed.add(f"{parent}/{leaf}" if parent else leaf)
-        self._chown(dest, self.owner.uid, self.owner.gid)
+        self.chown(dest, dest, self.owner.uid, self.owner.gid)
         if self.owner.chmod is not None:
             mode = self.owner.chmod(mode, False)
         os.chmod(dest, mode)

@@ -1,0 +1,190 @@
+"""Builds as an unprivileged user without /etc/subuid ranges: the single-id user namespace.
+
+Only uid 0 exists there. RUN as root works; owners the namespace cannot give (a base layer's
+uid 1000 files, COPY --chown) reach the layers through the owner record (builder/fs/owners.py),
+so the image equals the same build made by real root. A step that needs another id fails with
+the remedy.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_imagebuild.builder.build import build
+from pytest_imagebuild.builder.options import BuildOptions
+from pytest_imagebuild.image import Image
+from tests.builder.build_support import file_table
+from tests.builder.rootless import SINGLE_USER, User, chown_tree, ensure_user, remove_as, run_as
+from tests.builder.rootless import user_dir as make_user_dir
+from tests.support.baseimages import FIXED_MTIME, tar_tree
+
+pytestmark = pytest.mark.rootless
+
+DOCKERFILE = """\
+FROM oci:{base} AS other
+RUN touch /home/app/sub/new && chmod 4750 /home/app/sub/tool
+
+FROM oci:{base}
+RUN echo hi > /made && chmod 0600 /made && mkdir -p /opt/x && touch /opt/x/y && id -u > /whoami
+RUN echo more >> /home/app/data.txt && touch /home/app/sub/new
+COPY --chown=1000:1000 f /home/app/f
+COPY --chown=1000:1000 d /home/app/d
+COPY --chown=2000:3000 f /f2
+RUN chmod 0640 /home/app/f && cat /home/app/data.txt > /copy-of-data
+COPY --from=other /home/app/sub /copied
+"""
+
+BUILD = """
+    import json
+    from pathlib import Path
+    from pytest_imagebuild.builder.build import build
+    from pytest_imagebuild.builder.options import BuildOptions
+    from pytest_imagebuild.builder import sandbox
+    from pytest_imagebuild.errors import ImageBuildError
+    result = {{"mode": sandbox.probe().describe()}}
+    try:
+        build(BuildOptions(context={context!r}, dockerfile={dockerfile!r}, no_push=True,
+                           tar_path=Path({out!r}), build_root=Path({build_root!r})),
+              verbose=False)
+        result["ok"] = True
+    except ImageBuildError as exc:
+        result.update(ok=False, error=str(exc), type=type(exc).__name__)
+    print(json.dumps(result))
+"""
+
+
+def _base_layout(busybox_rootfs: Path, work: Path) -> Path:
+    """The busybox tree plus files, a directory and a setuid file owned by uid 1000, built by
+    root as an OCI layout (``ADD`` of a tarball keeps the owners)."""
+    root = work / "rootfs"
+    work.mkdir()
+    subprocess.run(["cp", "-a", str(busybox_rootfs), str(root)], check=True)
+    app = root / "home" / "app"
+    (app / "sub").mkdir()
+    (app / "data.txt").write_text("base\n")
+    (app / "sub" / "tool").write_text("#!/bin/sh\n")
+    (app / "sub" / "link").symlink_to("tool")
+    for path, mode in ((app / "data.txt", 0o640), (app / "sub", 0o750), (app / "sub/tool", 0o755)):
+        os.chmod(path, mode)
+        os.chown(path, 1000, 1000)
+    context = work / "ctx"
+    context.mkdir()
+    tar_tree(root, context / "rootfs.tar", mtime=FIXED_MTIME)
+    (context / "Dockerfile").write_text('FROM scratch\nADD rootfs.tar /\nCMD ["sh"]\n')
+    layout = work / "layout"
+    options = BuildOptions(context=str(context), no_push=True, oci_layout_path=layout)
+    build(options, verbose=False)
+    return layout
+
+
+@pytest.fixture(scope="module")
+def user() -> User:
+    return ensure_user(SINGLE_USER, subids=False)
+
+
+@pytest.fixture(scope="module")
+def work(user: User, busybox_rootfs: Path) -> Iterator[Path]:
+    """A directory the single-id user owns: the base layout and the build context."""
+    path = make_user_dir(user)
+    try:
+        layout = _base_layout(busybox_rootfs, path / "base-src")
+        context = path / "ctx"
+        (context / "d" / "deeper").mkdir(parents=True)
+        (context / "f").write_text("f\n")
+        (context / "d" / "deeper" / "g").write_text("g\n")
+        (context / "Dockerfile").write_text(DOCKERFILE.format(base=layout))
+        chown_tree(path, user)
+        yield path
+    finally:
+        remove_as(user, path)
+
+
+def build_as(user: User, work: Path, name: str, dockerfile: str) -> tuple[dict[str, Any], Path]:
+    """Build ``dockerfile`` (text) as ``user``; the result and the tarball's path."""
+    (work / "ctx" / name).write_text(dockerfile)
+    os.chown(work / "ctx" / name, user.uid, user.gid)
+    out = work / f"{name}.tar"
+    code = BUILD.format(
+        context=str(work / "ctx"),
+        dockerfile=str(work / "ctx" / name),
+        out=str(out),
+        build_root=str(work / "build"),
+    )
+    return run_as(user, code, work, timeout=300), out
+
+
+def layer_table(image: Image) -> list[dict[str, tuple[Any, ...]]]:
+    """Per layer: path -> (type, mode, uid, gid, size, content hash, link target)."""
+    return [
+        {
+            e.path: (e.type, int(e.mode) & 0o7777, e.uid, e.gid, e.size, e.sha256, e.linked_to)
+            for e in image.layer_files(index)
+        }
+        for index in range(len(image.layers))
+    ]
+
+
+def test_single_id_build_equals_the_root_build(user: User, work: Path, tmp_path: Path) -> None:
+    result, out = build_as(user, work, "Dockerfile", (work / "ctx" / "Dockerfile").read_text())
+    assert result["ok"] is True, result
+    assert result["mode"].startswith(f"single-id user namespace (0 -> {user.uid}, no other ids)")
+    reference = tmp_path / "root.tar"
+    build(
+        BuildOptions(context=str(work / "ctx"), no_push=True, tar_path=reference),
+        verbose=False,
+    )
+    with Image.open(out) as single, Image.open(reference) as rooted:
+        assert file_table(single) == file_table(rooted)
+        assert layer_table(single) == layer_table(rooted)
+        made = single.file("/made")
+        assert (made.uid, made.gid, int(made.mode) & 0o7777) == (0, 0, 0o600)
+        assert single.file("/whoami").read_text() == "0\n"
+        assert single.file("/copy-of-data").read_text() == "base\nmore\n"
+        tool, new = single.file("/copied/tool"), single.file("/copied/new")
+        # COPY --from keeps the owners of the source stage: uid 1000 from the base layer
+        assert (tool.uid, tool.gid, int(tool.mode) & 0o7777) == (1000, 1000, 0o4750)
+        assert (new.uid, new.gid) == (0, 0)
+    with Image.open(out) as single:
+        layers = layer_table(single)
+        assert len(layers) == 8
+        changed = layers[2]  # the RUN that appended to the base's uid 1000 file
+        assert changed["/home/app/data.txt"][2:4] == (1000, 1000)
+        assert changed["/home/app/sub"][1:4] == (0o750, 1000, 1000)  # a parent, not touched
+        copied = layers[3]
+        assert copied["/home/app/f"][2:4] == (1000, 1000)
+        for path in ("/home/app/d", "/home/app/d/deeper/g"):
+            assert layers[4][path][2:4] == (1000, 1000)
+        assert layers[5]["/f2"][2:4] == (2000, 3000)
+
+
+def test_a_step_as_another_user_names_the_missing_range(user: User, work: Path) -> None:
+    dockerfile = "FROM oci:{base}\nRUN echo fine > /ok\nUSER app\nRUN id\n"
+    base = str(work / "base-src" / "layout")
+    result, out = build_as(user, work, "Dockerfile.user", dockerfile.format(base=base))
+    assert result["ok"] is False, result
+    error = result["error"]
+    assert "Dockerfile.user:4" in error
+    assert "cannot run as user 1000:1000" in error
+    assert f"no /etc/subuid range for user {user.name}" in error
+    assert f"usermod --add-subuids 200000-265535 --add-subgids 200000-265535 {user.name}" in error
+    assert "or run the build as root" in error
+    assert not out.exists()
+
+
+def test_chown_in_run_fails_with_the_reason(user: User, work: Path) -> None:
+    dockerfile = "FROM oci:{base}\nRUN touch /x && chown 1000:1000 /x\n"
+    base = str(work / "base-src" / "layout")
+    result, out = build_as(user, work, "Dockerfile.chown", dockerfile.format(base=base))
+    assert result["ok"] is False, result
+    error = result["error"]
+    assert "Dockerfile.chown:2" in error
+    assert "Invalid argument" in error
+    assert "single-id user namespace" in error
+    assert "usermod --add-subuids" in error
+    assert not out.exists()
