@@ -8,6 +8,7 @@ the remedy.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -20,9 +21,16 @@ from pytest_imagebuild.builder.build import build
 from pytest_imagebuild.builder.options import BuildOptions
 from pytest_imagebuild.image import Image
 from tests.builder.build_support import file_table
+from tests.builder.container_support import (
+    CI_USER,
+    run_python,
+    seccomp_without_userns,
+    skeleton_image,
+)
 from tests.builder.rootless import SINGLE_USER, User, chown_tree, ensure_user, remove_as, run_as
 from tests.builder.rootless import user_dir as make_user_dir
 from tests.support.baseimages import FIXED_MTIME, tar_tree
+from tests.support.docker import DockerDaemon
 
 pytestmark = pytest.mark.rootless
 
@@ -188,3 +196,135 @@ def test_chown_in_run_fails_with_the_reason(user: User, work: Path) -> None:
     assert "single-id user namespace" in error
     assert "usermod --add-subuids" in error
     assert not out.exists()
+
+
+RUN_COMMANDS = """
+    import json
+    from pathlib import Path
+    from pytest_imagebuild.errors import SandboxError
+    from pytest_imagebuild.image import Image
+    from pytest_imagebuild.plugin.runner import SandboxRunner
+    result = {{}}
+    with Image.open({tarball!r}) as image:
+        image.runner = SandboxRunner(Path({cache!r}))
+        done = image.run("id -u; cat /home/app/data.txt; echo w > /tmp/w; cat /tmp/w", user="0",
+                         stdin="unused")
+        result["root"] = [done.exit_code, done.stdout_text, done.stderr_text]
+        again = image.run(["cat", "/tmp/w"], user="0")  # a fresh view each time
+        result["again"] = [again.exit_code, again.stderr_text.strip()]
+        try:
+            image.run(["id", "-u"], user="app")
+        except SandboxError as exc:
+            result["app"] = str(exc)
+    print(json.dumps(result))
+"""
+
+
+def test_image_run_as_root_in_the_single_id_namespace(user: User, work: Path) -> None:
+    result, out = build_as(
+        user, work, "Dockerfile.run", "FROM oci:{}\n".format(work / "base-src" / "layout")
+    )
+    assert result["ok"] is True, result
+    code = RUN_COMMANDS.format(tarball=str(out), cache=str(work / "build" / "run-cache"))
+    found = run_as(user, code, work, timeout=120)
+    assert found["root"] == [0, "0\nbase\nw\n", ""]
+    assert found["again"] == [1, "cat: can't open '/tmp/w': No such file or directory"]
+    assert "cannot run as user 1000:1000" in found["app"]
+    assert "usermod --add-subuids" in found["app"]
+
+
+def _container_context(work: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """The main Dockerfile with its base at /base, and an output directory anyone writes."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    context = tmp_path / "ctx"
+    subprocess.run(["cp", "-r", str(work / "ctx"), str(context)], check=True)
+    (context / "Dockerfile").write_text(DOCKERFILE.format(base="/base"))
+    base = tmp_path / "base"
+    subprocess.run(["cp", "-r", str(work / "base-src" / "layout"), str(base)], check=True)
+    subprocess.run(["chmod", "-R", "a+rX", str(base)], check=True)  # blobs are 0600
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out_dir.chmod(0o777)  # the container's non-root user writes the tarball
+    return context, out_dir
+
+
+def _build_in_container(
+    docker_daemon: DockerDaemon, work: Path, tmp_path: Path, user: str, opts: tuple[str, ...]
+) -> tuple[subprocess.CompletedProcess[bytes], Path]:
+    context, out_dir = _container_context(work, tmp_path)
+    done = run_python(
+        docker_daemon, skeleton_image(docker_daemon, tmp_path),
+        ["-m", "pytest_imagebuild", "--context", "/ctx", "--dockerfile", "/ctx/Dockerfile",
+         "--no-push", "--tar-path", "/out/image.tar", "--verbosity", "info"],
+        user=user, security_opts=opts,
+        volumes={context: "/ctx:ro", context.parent / "base": "/base:ro", out_dir: "/out"},
+    )  # fmt: skip
+    return done, out_dir / "image.tar"
+
+
+def _root_build(work: Path, tmp_path: Path) -> Path:
+    reference = tmp_path / "root.tar"
+    options = BuildOptions(context=str(work / "ctx"), no_push=True, tar_path=reference)
+    build(options, verbose=False)
+    return reference
+
+
+@pytest.mark.docker
+def test_single_id_build_in_a_container_as_non_root(
+    docker_daemon: DockerDaemon, work: Path, tmp_path: Path
+) -> None:
+    """``--user 1001`` with no /etc/subuid in the container: under docker's default seccomp
+    profile user namespaces are refused (and the error says so); with it lifted, the build
+    runs in the single-id user namespace and equals the build by root on the host."""
+    refused, tarball = _build_in_container(docker_daemon, work, tmp_path / "a", CI_USER, ())
+    stderr = refused.stderr.decode()
+    assert refused.returncode == 1, stderr
+    assert "cannot create a user namespace" in stderr
+    assert "--security-opt seccomp=unconfined" in stderr
+    assert not tarball.exists()
+    unconfined = ("seccomp=unconfined", "apparmor=unconfined")
+    done, tarball = _build_in_container(docker_daemon, work, tmp_path / "b", CI_USER, unconfined)
+    stderr = done.stderr.decode()
+    assert done.returncode == 0, stderr
+    assert "sandbox: single-id user namespace (0 -> 1001, no other ids)" in stderr
+    with Image.open(tarball) as inside, Image.open(_root_build(work, tmp_path)) as rooted:
+        assert file_table(inside) == file_table(rooted)
+        assert layer_table(inside) == layer_table(rooted)
+
+
+READ_TARBALL = (
+    "import json; from pytest_imagebuild.image import Image\n"
+    "with Image.open('/out/image.tar') as image:\n"
+    "    f = image.file('/home/app/f')\n"
+    "    print(json.dumps([f.uid, f.gid, f.read_text(), len(image.layers)]))\n"
+)
+
+
+@pytest.mark.docker
+def test_container_without_user_namespaces(
+    docker_daemon: DockerDaemon, work: Path, tmp_path: Path
+) -> None:
+    """A seccomp profile that refuses only user namespaces: root builds in the chroot mode
+    (same image as on the host); a non-root user gets the reason and the remedy, and can
+    still open and read the tarball."""
+    profile = seccomp_without_userns(tmp_path)
+    opts = (f"seccomp={profile}",)
+    done, tarball = _build_in_container(docker_daemon, work, tmp_path / "root", "0:0", opts)
+    stderr = done.stderr.decode()
+    assert done.returncode == 0, stderr
+    assert "sandbox: root, no user namespace, chroot only, no /proc" in stderr
+    with Image.open(tarball) as inside, Image.open(_root_build(work, tmp_path)) as rooted:
+        assert file_table(inside) == file_table(rooted)
+    refused, missing = _build_in_container(docker_daemon, work, tmp_path / "user", CI_USER, opts)
+    stderr = refused.stderr.decode()
+    assert refused.returncode == 1, stderr
+    assert stderr.startswith("imagebuild: error: cannot create a user namespace"), stderr
+    assert "seccomp filter" in stderr
+    assert "as root in the container for the chroot-only mode" in stderr
+    assert not missing.exists()
+    read = run_python(
+        docker_daemon, skeleton_image(docker_daemon, tmp_path), ["-c", READ_TARBALL],
+        user=CI_USER, security_opts=opts, volumes={tarball.parent: "/out:ro"},
+    )  # fmt: skip
+    assert read.returncode == 0, read.stderr.decode()
+    assert json.loads(read.stdout.decode()) == [1000, 1000, "f\n", 8]
