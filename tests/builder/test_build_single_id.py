@@ -58,7 +58,8 @@ BUILD = """
     result = {{"mode": sandbox.probe().describe()}}
     try:
         build(BuildOptions(context={context!r}, dockerfile={dockerfile!r}, no_push=True,
-                           tar_path=Path({out!r}), build_root=Path({build_root!r})),
+                           tar_path=Path({out!r}), build_root=Path({build_root!r}),
+                           cache_dir=Path({build_root!r}) / "cache"),
               verbose=False)
         result["ok"] = True
     except ImageBuildError as exc:
@@ -328,3 +329,17 @@ def test_container_without_user_namespaces(
     )  # fmt: skip
     assert read.returncode == 0, read.stderr.decode()
     assert json.loads(read.stdout.decode()) == [1000, 1000, "f\n", 8]
+
+
+def test_cache_mount_for_another_uid_as_root(user: User, work: Path) -> None:
+    """``uid=`` of a cache mount is an owner like any other: recorded, and root writes."""
+    dockerfile = (
+        "FROM oci:{base}\n"
+        "RUN --mount=type=cache,target=/var/cache/x,uid=1000,mode=0700 "
+        "echo c > /var/cache/x/c && cat /var/cache/x/c > /ok\n"
+    )
+    base = str(work / "base-src" / "layout")
+    result, out = build_as(user, work, "Dockerfile.cache", dockerfile.format(base=base))
+    assert result["ok"] is True, result["error"]
+    with Image.open(out) as image:
+        assert image.file("/ok").read_text() == "c\n"

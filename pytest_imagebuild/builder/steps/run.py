@@ -16,6 +16,7 @@ from typing import Literal
 
 from pytest_imagebuild.builder import sandbox, userns
 from pytest_imagebuild.builder.context import BuildContext
+from pytest_imagebuild.builder.fs import owners
 from pytest_imagebuild.errors import BuildError, SandboxError
 
 from .base import Where
@@ -83,7 +84,7 @@ class _Mounts:
 def _secret(source: Path, opts: dict[str, str], staged: Path) -> Path:
     """A copy of the secret owned and moded as BuildKit shows it (0:0, 0400 by default)."""
     shutil.copyfile(source, staged)
-    os.chown(staged, int(opts.get("uid", "0")), int(opts.get("gid", "0")))
+    owners.chown(str(staged), int(opts.get("uid", "0")), int(opts.get("gid", "0")), fresh=True)
     os.chmod(staged, int(opts.get("mode", "0400"), 8))
     return staged
 
