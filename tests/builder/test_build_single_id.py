@@ -40,6 +40,7 @@ RUN touch /home/app/sub/new && chmod 4750 /home/app/sub/tool
 
 FROM oci:{base}
 RUN echo hi > /made && chmod 0600 /made && mkdir -p /opt/x && touch /opt/x/y && id -u > /whoami
+RUN test -c /dev/null && echo gone > /dev/null && head -c 3 /dev/zero | wc -c > /zeros
 RUN echo more >> /home/app/data.txt && touch /home/app/sub/new
 COPY --chown=1000:1000 f /home/app/f
 COPY --chown=1000:1000 d /home/app/d
@@ -161,15 +162,15 @@ def test_single_id_build_equals_the_root_build(user: User, work: Path, tmp_path:
         assert (new.uid, new.gid) == (0, 0)
     with Image.open(out) as single:
         layers = layer_table(single)
-        assert len(layers) == 8
-        changed = layers[2]  # the RUN that appended to the base's uid 1000 file
+        assert len(layers) == 9
+        changed = layers[3]  # the RUN that appended to the base's uid 1000 file
         assert changed["/home/app/data.txt"][2:4] == (1000, 1000)
         assert changed["/home/app/sub"][1:4] == (0o750, 1000, 1000)  # a parent, not touched
-        copied = layers[3]
+        copied = layers[4]
         assert copied["/home/app/f"][2:4] == (1000, 1000)
         for path in ("/home/app/d", "/home/app/d/deeper/g"):
-            assert layers[4][path][2:4] == (1000, 1000)
-        assert layers[5]["/f2"][2:4] == (2000, 3000)
+            assert layers[5][path][2:4] == (1000, 1000)
+        assert layers[6]["/f2"][2:4] == (2000, 3000)
 
 
 def test_a_step_as_another_user_names_the_missing_range(user: User, work: Path) -> None:
@@ -297,7 +298,8 @@ READ_TARBALL = (
     "import json; from pytest_imagebuild.image import Image\n"
     "with Image.open('/out/image.tar') as image:\n"
     "    f = image.file('/home/app/f')\n"
-    "    print(json.dumps([f.uid, f.gid, f.read_text(), len(image.layers)]))\n"
+    "    z = image.file('/zeros').read_text()\n"
+    "    print(json.dumps([f.uid, f.gid, f.read_text(), z, len(image.layers)]))\n"
 )
 
 
@@ -328,7 +330,7 @@ def test_container_without_user_namespaces(
         user=CI_USER, security_opts=opts, volumes={tarball.parent: "/out:ro"},
     )  # fmt: skip
     assert read.returncode == 0, read.stderr.decode()
-    assert json.loads(read.stdout.decode()) == [1000, 1000, "f\n", 8]
+    assert json.loads(read.stdout.decode()) == [1000, 1000, "f\n", "3\n", 9]
 
 
 def test_cache_mount_for_another_uid_as_root(user: User, work: Path) -> None:

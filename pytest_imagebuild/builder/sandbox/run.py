@@ -17,7 +17,7 @@ import os
 import signal
 import socket
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal
 
@@ -64,6 +64,8 @@ class Spec:
     plan: RootPlan | None = None
     single_map: bool = False
     seccomp: bytes = b""
+    # chroot mode in a user namespace: (host device, stub file in the root) to bind-mount
+    binds: list[tuple[str, str]] = field(default_factory=list)
 
 
 def single_id_refusal(uid: int, gid: int, mapping: userns.IdMapping) -> SandboxError:
@@ -116,8 +118,11 @@ def _prepare(spec: Spec, mounts: Sequence[Mount], stubs: Stubs) -> None:
         stubs.replace("/etc/hosts", hosts)
         stubs.replace("/etc/hostname", f"{socket.gethostname()}\n".encode())
         stubs.directory("/dev")
+        in_userns = userns.current().kind != "none"
         for name in DEVICES:
-            stubs.device(f"/dev/{name}", f"/dev/{name}")
+            if not stubs.device(f"/dev/{name}", f"/dev/{name}") and in_userns:
+                # no mknod in a user namespace, but a mount namespace of our own: bind
+                spec.binds.append((f"/dev/{name}", str(stubs.file(f"/dev/{name}"))))
         return
     plan = RootPlan(
         root=spec.root,
