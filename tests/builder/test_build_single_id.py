@@ -345,3 +345,22 @@ def test_cache_mount_for_another_uid_as_root(user: User, work: Path) -> None:
     assert result["ok"] is True, result["error"]
     with Image.open(out) as image:
         assert image.file("/ok").read_text() == "c\n"
+
+
+def test_copy_chown_of_a_symlink_is_refused(user: User, work: Path) -> None:
+    """A symlink takes no user xattr, so its owner cannot be recorded: refused, not lost."""
+    links = work / "ctx" / "links"
+    links.mkdir()
+    (links / "target").write_text("t\n")
+    (links / "ln").symlink_to("target")
+    chown_tree(links, user)
+    dockerfile = "FROM oci:{base}\nCOPY --chown=1000:1000 links /links\n"
+    base = str(work / "base-src" / "layout")
+    result, out = build_as(user, work, "Dockerfile.links", dockerfile.format(base=base))
+    assert result["ok"] is False, result
+    error = result["error"]
+    assert "Dockerfile.links:2" in error
+    assert "links/ln to 1000:1000" in error
+    assert "symlink or special file cannot record it" in error
+    assert "/etc/subuid" in error
+    assert not out.exists()

@@ -107,7 +107,13 @@ class Copier:
     def chown(self, target: int | str, path: str, uid: int, gid: int) -> None:
         """Owners the user namespace lacks are recorded (``owners``); a symlink, FIFO or
         device node cannot carry such a record, so that copy is refused."""
-        if not owners.chown(target, uid, gid):
+        try:
+            kept = owners.chown(target, uid, gid)
+        except PermissionError as exc:
+            raise SandboxError(
+                f"cannot give {path} to {uid}:{gid}: {exc.strerror}", hint=_SUBUID_HINT
+            ) from exc
+        if not kept:
             raise SandboxError(
                 f"cannot give {path} to {uid}:{gid}: the build's single-id user namespace has "
                 "no such id, and a symlink or special file cannot record it",
