@@ -271,13 +271,26 @@ def _root_build(work: Path, tmp_path: Path) -> Path:
     return reference
 
 
+RUN_IN_CONTAINER = (
+    "import json; from pathlib import Path; from pytest_imagebuild.image import Image\n"
+    "from pytest_imagebuild.plugin.runner import SandboxRunner\n"
+    "with Image.open('/out/image.tar') as image:\n"
+    "    image.runner = SandboxRunner(Path('/tmp/run-cache'))\n"
+    "    r = image.run('id -u; cat /zeros; test -c /dev/null && echo dev; echo err >&2; "
+    "cat /home/app/data.txt', user='0')\n"
+    "    print(json.dumps([r.exit_code, r.stdout_text, r.stderr_text]))\n"
+)
+
+
 @pytest.mark.docker
 def test_single_id_build_in_a_container_as_non_root(
     docker_daemon: DockerDaemon, work: Path, tmp_path: Path
 ) -> None:
     """``--user 1001`` with no /etc/subuid in the container: under docker's default seccomp
     profile user namespaces are refused (and the error says so); with it lifted, the build
-    runs in the single-id user namespace and equals the build by root on the host."""
+    runs in the single-id user namespace (chroot mode: docker's masked /proc keeps a fresh
+    one from mounting) and equals the build by root on the host, and ``image.run`` as root
+    works there too."""
     refused, tarball = _build_in_container(docker_daemon, work, tmp_path / "a", CI_USER, ())
     stderr = refused.stderr.decode()
     assert refused.returncode == 1, stderr
@@ -292,6 +305,12 @@ def test_single_id_build_in_a_container_as_non_root(
     with Image.open(tarball) as inside, Image.open(_root_build(work, tmp_path)) as rooted:
         assert file_table(inside) == file_table(rooted)
         assert layer_table(inside) == layer_table(rooted)
+    ran = run_python(
+        docker_daemon, skeleton_image(docker_daemon, tmp_path), ["-c", RUN_IN_CONTAINER],
+        user=CI_USER, security_opts=unconfined, volumes={tarball.parent: "/out:ro"},
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr.decode()
+    assert json.loads(ran.stdout.decode()) == [0, "0\n3\ndev\nbase\nmore\n", "err\n"]
 
 
 READ_TARBALL = (
