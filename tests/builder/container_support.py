@@ -86,15 +86,17 @@ def run_python(
     network_host: bool = False,
     timeout: float = 300,
     security_opts: tuple[str, ...] = (),
+    extra_args: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[bytes]:
     """``python3 ARGS`` in a fresh container with docker's default seccomp profile.
 
     ``volumes`` maps host paths to ``/container/path[:ro]``; ``security_opts`` are
-    ``--security-opt`` values (another seccomp profile). Returns the finished process
+    ``--security-opt`` values (another seccomp profile), ``extra_args`` more ``docker run``
+    options (``--cap-add``). Returns the finished process
     whatever its exit code.
     """
     project_path()  # installs the dependencies into DEPS_DIR
-    mounts: list[str] = [arg for opt in security_opts for arg in ("--security-opt", opt)]
+    mounts = [*extra_args, *(arg for opt in security_opts for arg in ("--security-opt", opt))]
     for host, inside in (volumes or {}).items():
         mounts += ["-v", f"{host}:{inside}"]
     return docker_daemon.run(

@@ -383,3 +383,49 @@ def test_copy_chown_of_a_symlink_is_refused(user: User, work: Path) -> None:
     assert "symlink or special file cannot record it" in error
     assert "/etc/subuid" in error
     assert not out.exists()
+
+
+@pytest.mark.docker
+def test_container_user_with_a_subuid_range(
+    docker_daemon: DockerDaemon, work: Path, tmp_path: Path
+) -> None:
+    """The container user with ranges in /etc/subuid and /etc/subgid. Debian's newuidmap is
+    setuid root, and the kernel lets it write the map only with CAP_SYS_ADMIN over the new
+    namespace, which docker's default set lacks: the build falls back to the single id and
+    says why. With ``--cap-add SYS_ADMIN`` the full map works and a step as another user runs.
+    """
+    context, out_dir = _container_context(work, tmp_path)
+    (context / "Dockerfile").write_text(
+        "FROM oci:/base\nUSER app\nRUN id -u > /tmp/as-app && touch /home/app/sub/mine\n"
+    )
+    for name in ("subuid", "subgid"):
+        (tmp_path / name).write_text("ci:300000:65536\n")
+        (tmp_path / name).chmod(0o644)
+    unconfined = ("seccomp=unconfined", "apparmor=unconfined")
+
+    def build_with(*extra: str) -> subprocess.CompletedProcess[bytes]:
+        return run_python(
+            docker_daemon, skeleton_image(docker_daemon, tmp_path),
+            ["-m", "pytest_imagebuild", "--context", "/ctx", "--dockerfile", "/ctx/Dockerfile",
+             "--no-push", "--tar-path", "/out/image.tar"],
+            user=CI_USER, security_opts=unconfined, extra_args=extra,
+            volumes={context: "/ctx:ro", tmp_path / "base": "/base:ro", out_dir: "/out",
+                     tmp_path / "subuid": "/etc/subuid:ro",
+                     tmp_path / "subgid": "/etc/subgid:ro"},
+        )  # fmt: skip
+
+    refused = build_with()
+    stderr = refused.stderr.decode()
+    assert refused.returncode == 1, stderr
+    assert "newuidmap did not map the /etc/subuid range" in stderr  # the sandbox line
+    assert "cannot run as user 1000:1000" in stderr
+    assert "ci has /etc/subuid and /etc/subgid ranges, but newuidmap could not map them" in stderr
+    assert not (out_dir / "image.tar").exists()
+    done = build_with("--cap-add", "SYS_ADMIN")
+    stderr = done.stderr.decode()
+    assert done.returncode == 0, stderr
+    assert "sandbox: rootless user namespace, full uid map (65537 ids)" in stderr
+    with Image.open(out_dir / "image.tar") as image:
+        assert image.file("/tmp/as-app").read_text() == "1000\n"
+        mine = image.file("/home/app/sub/mine")
+        assert (mine.uid, mine.gid) == (1000, 1000)

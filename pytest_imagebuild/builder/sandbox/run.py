@@ -71,10 +71,15 @@ class Spec:
 def single_id_refusal(uid: int, gid: int, mapping: userns.IdMapping) -> SandboxError:
     """The error for a command as ``uid:gid`` in a single-id user namespace: only 0 exists."""
     outside = mapping.uids[0].outside if mapping.uids else os.getuid()
+    name = userns.outside_user(mapping)
+    why = (
+        f"newuidmap did not map the /etc/subuid range of user {name}"
+        if mapping.ranges_refused
+        else f"no /etc/subuid range for user {name}"
+    )
     return SandboxError(
         f"cannot run as user {uid}:{gid}: the build runs in a single-id user namespace "
-        f"(uid 0 -> {outside}, no /etc/subuid range for user {userns.outside_user(mapping)}), "
-        "where only root exists",
+        f"(uid 0 -> {outside}, {why}), where only root exists",
         hint=f"{userns.subuid_remedy(mapping)}, or run this step as root (USER 0), "
         "or run the build as root",
     )
