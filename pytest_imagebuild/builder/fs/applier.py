@@ -30,9 +30,8 @@ _BATCH_FILES = 48
 _BATCH_BYTES = 4 << 20
 _MAX_INFLIGHT = 12
 _OWNER_HINT = (
-    "the build runs in a user namespace that maps a single uid; give the user a subordinate "
-    "id range in /etc/subuid and /etc/subgid (e.g. 'usermod --add-subuids 100000-165535 "
-    "--add-subgids 100000-165535 USER') so layers keep their owners"
+    "unpack as root, or inside the build's user namespace (userns.run_in_userns), where owners "
+    "the namespace lacks are recorded instead"
 )
 
 
