@@ -30,8 +30,9 @@ _CHUNK = 1 << 20
 _READ = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _SUBUID_HINT = (
-    "the build maps a single uid; give the user a subordinate id range in /etc/subuid and "
-    "/etc/subgid so files can belong to other users"
+    "the build runs in a single-id user namespace; give the user a subordinate id range in "
+    "/etc/subuid and /etc/subgid (usermod --add-subuids/--add-subgids) so files can belong to "
+    "other users, or run the build as root"
 )
 
 
