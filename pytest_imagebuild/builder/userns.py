@@ -27,7 +27,16 @@ from pytest_imagebuild.builder.sandbox import libc
 from pytest_imagebuild.builder.sandbox.diagnose import userns_refused
 from pytest_imagebuild.errors import SandboxError
 
-__all__ = ["IdMapping", "IdRange", "current", "plan", "remove_tree", "run_in_userns"]
+__all__ = [
+    "IdMapping",
+    "IdRange",
+    "current",
+    "outside_user",
+    "plan",
+    "remove_tree",
+    "run_in_userns",
+    "subuid_remedy",
+]
 
 T = TypeVar("T")
 MappingKind = Literal["none", "full", "single"]
@@ -53,6 +62,8 @@ class IdMapping:
     kind: MappingKind
     uids: tuple[IdRange, ...] = ()
     gids: tuple[IdRange, ...] = ()
+    # single although the user has /etc/subuid and /etc/subgid ranges: newuidmap failed
+    ranges_refused: bool = False
 
     @property
     def size(self) -> int:
@@ -68,8 +79,33 @@ class IdMapping:
         if self.kind == "none":
             return "root, no user namespace"
         if self.kind == "single":
-            return f"rootless user namespace, single uid map (0 -> {self.uids[0].outside})"
+            why = "; newuidmap did not map the /etc/subuid range" if self.ranges_refused else ""
+            return f"single-id user namespace (0 -> {self.uids[0].outside}, no other ids{why})"
         return f"rootless user namespace, full uid map ({self.size} ids)"
+
+
+def outside_user(mapping: IdMapping) -> str:
+    """The host user whose uid is 0 in ``mapping`` (a name, or the number without one)."""
+    outside = mapping.uids[0].outside if mapping.uids else os.getuid()
+    try:
+        return pwd.getpwuid(outside).pw_name
+    except KeyError:
+        return str(outside)
+
+
+def subuid_remedy(mapping: IdMapping) -> str:
+    """What gives the build's user other ids: the ``usermod`` line with the user's name."""
+    name = outside_user(mapping)
+    if mapping.ranges_refused:
+        return (
+            f"{name} has /etc/subuid and /etc/subgid ranges, but newuidmap could not map them: "
+            "run newuidmap by hand to see why (it must be setuid root or carry cap_setuid; "
+            "in a container it needs CAP_SETUID and setuid programs allowed)"
+        )
+    return (
+        f"give {name} subordinate ids (as root: `usermod --add-subuids 200000-265535 "
+        f"--add-subgids 200000-265535 {name}`, and install newuidmap from package uidmap)"
+    )
 
 
 def _lookup(ranges: tuple[IdRange, ...], value: int) -> int | None:
@@ -90,8 +126,20 @@ def current() -> IdMapping:
     uids, gids = _read_map("/proc/self/uid_map"), _read_map("/proc/self/gid_map")
     if uids == (IdRange(0, 0, 4294967295),):
         return IdMapping("none", uids, gids)
-    kind: MappingKind = "single" if sum(r.count for r in uids) == 1 else "full"
-    return IdMapping(kind, uids, gids)
+    if sum(r.count for r in uids) != 1:
+        return IdMapping("full", uids, gids)
+    return IdMapping("single", uids, gids, ranges_refused=_has_ranges(uids[0].outside))
+
+
+def _has_ranges(uid: int) -> bool:
+    """Whether host user ``uid`` has subordinate uid and gid ranges and the tools to map them."""
+    try:
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        name = str(uid)
+    tools = shutil.which("newuidmap") and shutil.which("newgidmap")
+    subuids = _subordinate("/etc/subuid", name, uid)
+    return bool(tools and subuids and _subordinate("/etc/subgid", name, uid))
 
 
 def _subordinate(path: str, name: str, uid: int) -> list[tuple[int, int]]:

@@ -172,9 +172,11 @@ class Image:
         workdir: str | None = None,
         stdin: bytes | str | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
+        stderr: str = "pipe",
     ) -> RunResult:
         """Run a command in the image's filesystem as ``docker run IMAGE [ARGS]`` would
-        (see ``invocation.resolve``), in a throwaway writable view of the image."""
+        (see ``invocation.resolve``), in a throwaway writable view of the image.
+        ``stderr="stdout"`` merges standard error into stdout (``2>&1``)."""
         if self.runner is None:
             raise UsageError(
                 f"{self!r} has no command runner: Image.run needs the sandbox",
@@ -190,6 +192,7 @@ class Image:
             workdir=workdir,
             stdin=stdin,
             timeout=timeout,
+            stderr=stderr,
         )
         return self.runner.execute(self, [invocation])[0]
 

@@ -35,6 +35,7 @@ class Invocation:
     groups: tuple[int, ...]
     stdin: bytes | None = None
     timeout: float | None = DEFAULT_TIMEOUT
+    merge_stderr: bool = False  # stderr="stdout": one stream, in the order it was written
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,7 @@ def resolve(
     workdir: str | None = None,
     stdin: bytes | str | None = None,
     timeout: float | None = DEFAULT_TIMEOUT,
+    stderr: str = "pipe",
 ) -> Invocation:
     """The invocation ``docker run`` would make of ``image`` with these overrides.
 
@@ -184,7 +186,14 @@ def resolve(
     runs through the image's shell (its ``SHELL``, else ``/bin/sh -c``) with the entrypoint
     replaced, as ``docker run --entrypoint /bin/sh IMAGE -c STR``. ``entrypoint`` is
     ``--entrypoint`` (``""`` or ``[]`` clears it, and the image's cmd goes with it).
+    ``stderr="stdout"`` sends standard error into stdout, as ``2>&1`` does; ``"pipe"`` keeps
+    it apart.
     """
+    if stderr not in ("pipe", "stdout"):
+        raise UsageError(
+            f"stderr must be 'pipe' or 'stdout', not {stderr!r}",
+            hint='stderr="stdout" merges the two streams as 2>&1 does',
+        )
     argv = _argv(image, command, entrypoint)
     if not argv:
         raise UsageError(
@@ -200,4 +209,14 @@ def resolve(
     merged.setdefault("PATH", DEFAULT_PATH)
     merged.setdefault("HOME", home)
     data = stdin.encode() if isinstance(stdin, str) else stdin
-    return Invocation(argv, tuple(merged.items()), where, uid, gid, groups, data, timeout)
+    return Invocation(
+        argv,
+        tuple(merged.items()),
+        where,
+        uid,
+        gid,
+        groups,
+        data,
+        timeout,
+        merge_stderr=stderr == "stdout",
+    )

@@ -30,13 +30,14 @@ __all__ = ["IO_DIR", "run_in_view"]
 
 IO_DIR = "/.imagebuild-run"
 _WRAPPER = f'exec "$@" <"{IO_DIR}/stdin" 2>"{IO_DIR}/stderr"'
+_MERGED = f'exec "$@" <"{IO_DIR}/stdin" 2>&1'
 # Variables a shell sets for itself; the command gets them only when the caller set them.
 _SHELL_OWN = ("SHLVL", "PWD", "OLDPWD")
 
 
-def _wrapper(env: dict[str, str]) -> str:
+def _wrapper(env: dict[str, str], merged: bool) -> str:
     keep = [f"{name}={shlex.quote(env[name])}; export {name}" for name in _SHELL_OWN if name in env]
-    return "; ".join([f"unset {' '.join(_SHELL_OWN)}", *keep, _WRAPPER])
+    return "; ".join([f"unset {' '.join(_SHELL_OWN)}", *keep, _MERGED if merged else _WRAPPER])
 
 
 def _overlay(base: Path, scratch: Path, merged: Path, rootless: bool) -> bool:
@@ -83,14 +84,15 @@ def _one(root: Path, invocation: Invocation, mode: sandbox.SandboxMode, shell: b
         (io / "stderr").write_bytes(b"")
         os.chmod(io / "stdin", 0o644)
         os.chmod(io / "stderr", 0o666)  # noqa: S103 - the command's user writes it
-        argv = ["/bin/sh", "-c", _wrapper(dict(invocation.env)), "sh", *argv]
+        wrapper = _wrapper(dict(invocation.env), invocation.merge_stderr)
+        argv = ["/bin/sh", "-c", wrapper, "sh", *argv]
     elif invocation.stdin:
         raise UsageError(
             "stdin= needs /bin/sh in the image, which this image lacks",
             hint="run the command without stdin",
         )
-    # setgroups is denied in a single-uid user namespace; the sandbox accepts that only for
-    # an empty list, and the process keeps the one group it has (gid 0).
+    # setgroups is denied in a single-id user namespace: the sandbox skips it there, and the
+    # process keeps the groups it has.
     groups = () if userns.current().kind == "single" else invocation.groups
     out = bytearray()
     try:
@@ -105,11 +107,12 @@ def _one(root: Path, invocation: Invocation, mode: sandbox.SandboxMode, shell: b
             timeout=invocation.timeout,
             mode=mode,
         )
-        err = (io / "stderr").read_bytes() if shell else b""
+        err = (io / "stderr").read_bytes() if shell and not invocation.merge_stderr else b""
     finally:
         if shell:
             shutil.rmtree(io, ignore_errors=True)
-    return RunResult(invocation.argv, code, bytes(out), err, merged_output=not shell)
+    merged = not shell or invocation.merge_stderr
+    return RunResult(invocation.argv, code, bytes(out), err, merged_output=merged)
 
 
 def run_in_view(

@@ -10,6 +10,7 @@ read-only, on PYTHONPATH).
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import tarfile
 from pathlib import Path
@@ -41,6 +42,31 @@ def _skeleton() -> bytes:
     return data.getvalue()
 
 
+def seccomp_without_userns(directory: Path) -> Path:
+    """A seccomp profile that allows everything but user namespaces: ``unshare`` and
+    ``clone`` with CLONE_NEWUSER fail with EPERM, ``clone3`` with ENOSYS (its flags sit in
+    memory a filter cannot read; libc then falls back to ``clone``)."""
+    newuser = 0x10000000
+    profile = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [
+            {"names": ["unshare"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1},
+            {
+                "names": ["clone"],
+                "action": "SCMP_ACT_ERRNO",
+                "errnoRet": 1,
+                "args": [
+                    {"index": 0, "value": newuser, "valueTwo": newuser, "op": "SCMP_CMP_MASKED_EQ"}
+                ],
+            },
+            {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
+        ],
+    }
+    path = directory / "seccomp-no-userns.json"
+    path.write_text(json.dumps(profile))
+    return path
+
+
 def skeleton_image(docker_daemon: DockerDaemon, work: Path) -> str:
     """The skeleton image's tag, imported into the daemon on first use."""
     if not docker_daemon.image_exists(SKELETON_IMAGE):
@@ -59,14 +85,18 @@ def run_python(
     volumes: dict[Path, str] | None = None,
     network_host: bool = False,
     timeout: float = 300,
+    security_opts: tuple[str, ...] = (),
+    extra_args: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[bytes]:
     """``python3 ARGS`` in a fresh container with docker's default seccomp profile.
 
-    ``volumes`` maps host paths to ``/container/path[:ro]``. Returns the finished process
+    ``volumes`` maps host paths to ``/container/path[:ro]``; ``security_opts`` are
+    ``--security-opt`` values (another seccomp profile), ``extra_args`` more ``docker run``
+    options (``--cap-add``). Returns the finished process
     whatever its exit code.
     """
     project_path()  # installs the dependencies into DEPS_DIR
-    mounts: list[str] = []
+    mounts = [*extra_args, *(arg for opt in security_opts for arg in ("--security-opt", opt))]
     for host, inside in (volumes or {}).items():
         mounts += ["-v", f"{host}:{inside}"]
     return docker_daemon.run(

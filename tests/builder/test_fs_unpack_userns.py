@@ -1,18 +1,21 @@
 """Unpacking inside a single-uid user namespace (the rootless fallback) degrades as documented.
 
 Device nodes and ``trusted.*`` xattrs are skipped and reported; an owner the namespace cannot
-represent is a SandboxError with the /etc/subuid hint, never a silently wrong layer.
+represent is recorded for the layer writer (``owners``) on files and directories, and reported
+on symlinks, never a silently wrong layer.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tarfile
 from pathlib import Path
 from typing import Any
 
+from pytest_imagebuild.builder.fs import owners
 from tests.builder.test_fs_common import info, make_tar
 
 UNSHARE = "/usr/bin/unshare"
@@ -69,10 +72,24 @@ def test_devices_and_trusted_xattrs_are_skipped(tmp_path: Path) -> None:
     assert (tmp_path / "root/dev/fifo").is_fifo()
 
 
-def test_unmapped_owner_is_a_sandbox_error(tmp_path: Path) -> None:
+def test_unmapped_owners_are_recorded_or_reported(tmp_path: Path) -> None:
+    forged = info("home/forged.txt", pax_headers={"SCHILY.xattr.user.imagebuild.owner": "7:7"})
+    link = info("home/link", tarfile.SYMTYPE, uid=1000, gid=1000)
+    link.linkname = "app.txt"
     result = unpack_in_userns(
         tmp_path,
-        [(info("home", tarfile.DIRTYPE), None), (info("home/app.txt", uid=1000, gid=1000), b"x")],
+        [
+            (info("home", tarfile.DIRTYPE, uid=1000, gid=1000), None),
+            (info("home/app.txt", uid=1000, gid=1001), b"x"),
+            (link, None),
+            (forged, b"y"),
+        ],
     )
-    assert "cannot give 'home/app.txt' owner 1000:1000" in result["error"]
-    assert "/etc/subuid" in result["error"]
+    assert result["skipped"] == [
+        "home/link: owner 1000:1000 (no such id in the user namespace; kept as 0:0)"
+    ]
+    root = tmp_path / "root"
+    assert os.getxattr(root / "home/app.txt", owners.XATTR) == b"1000:1001"
+    assert owners.owner(str(root / "home"), os.lstat(root / "home")) == (1000, 1000)
+    forged_path = str(root / "home/forged.txt")
+    assert owners.owner(forged_path, os.lstat(forged_path)) == (0, 0)  # a layer cannot set it

@@ -161,7 +161,7 @@ def test_full_map_kills_background_and_times_out(
 def test_single_map_runs_as_root_only(single_results: tuple[User, dict[str, Any]]) -> None:
     user, results = single_results
     assert results["describe"] == (
-        f"rootless user namespace, single uid map (0 -> {user.uid}), mount+pid namespaces; "
+        f"single-id user namespace (0 -> {user.uid}, no other ids), mount+pid namespaces; "
         "no_new_privs, seccomp, own hostname, masked /proc, read-only /sys"
     )
     assert results["ids"] == [0, "0\n0\n"]
@@ -176,8 +176,9 @@ def test_single_map_runs_as_root_only(single_results: tuple[User, dict[str, Any]
 def test_single_map_refuses_other_users_with_a_hint(
     single_results: tuple[User, dict[str, Any]],
 ) -> None:
-    _, results = single_results
+    user, results = single_results
     kind, name, message = results["as_user"]
     assert (kind, name) == ("error", "SandboxError")
-    assert "cannot switch to user 1000:1000" in message
-    assert "/etc/subuid" in message
+    assert "cannot run as user 1000:1000" in message
+    assert f"no /etc/subuid range for user {user.name}" in message
+    assert f"usermod --add-subuids 200000-265535 --add-subgids 200000-265535 {user.name}" in message

@@ -120,14 +120,25 @@ def test_full_map_runs_as_the_image_user_on_an_overlay(full: dict[str, Any]) -> 
     assert (full["unpacks"], full["views"], full["runs_left"]) == (1, ["overlay"], [])
 
 
-def test_single_uid_cannot_unpack_files_of_other_owners(single: dict[str, Any]) -> None:
-    # The app image has files of uid 1000, which a single-uid namespace cannot own: the
-    # error says so (its hint names /etc/subuid), as it would for a RUN.
+def test_single_uid_unpacks_other_owners_and_runs_as_root_only(single: dict[str, Any]) -> None:
+    # The app image has files of uid 1000: unpacked with their owners recorded (see
+    # builder/fs/owners.py). Its default user is app (1000), which a single-id namespace
+    # cannot enter: the error names the missing range; root commands run.
+    user = ensure_user(SINGLE_USER, subids=False)
     assert single["default"] == [
         "error",
-        "layer layer-0: cannot give 'home/app/' owner 1000:1000 (Invalid argument)",
+        f"cannot run as user 1000:1000: the build runs in a single-id user namespace "
+        f"(uid 0 -> {user.uid}, no /etc/subuid range for user {user.name}), where only root "
+        "exists",
     ]
-    assert single["unpacks"] == 0
+    assert single["root"] == [0, "0\n", ""]
+    assert single["fresh"] == [
+        1,
+        "app config: port=8080\n",
+        "ls: /new: No such file or directory\n",
+    ]
+    assert single["stdin"] == [0, "QUIET\n", ""]
+    assert (single["unpacks"], single["views"], single["runs_left"]) == (1, ["overlay"], [])
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +163,12 @@ def test_single_uid_runs_commands_as_root(root_owned_tar: Path) -> None:
     assert results == {
         "root": [0, "0\n", "err\n"],
         "fresh": [1, "", "ls: /new: No such file or directory\n"],
-        "as_app": ["error", "cannot switch to user 1000:1000: [Errno 22] Invalid argument"],
+        "as_app": [
+            "error",
+            f"cannot run as user 1000:1000: the build runs in a single-id user namespace "
+            f"(uid 0 -> {user.uid}, no /etc/subuid range for user {user.name}), where only "
+            "root exists",
+        ],
         "unpacks": 1,
         "views": ["overlay"],
         "runs_left": [],

@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from pytest_imagebuild.builder.fs import owners as file_owners
 from pytest_imagebuild.errors import ContextError
 
 from .store import write_atomic
@@ -156,8 +157,8 @@ class ContextHasher:
     def _record(self, rel: str, host: str, st: os.stat_result, owners: bool) -> list[object]:
         mode = st.st_mode
         record: list[object] = [rel, stat.S_IFMT(mode), stat.S_IMODE(mode)]
-        if owners:
-            record += [st.st_uid, st.st_gid]
+        if owners:  # the image's owner, also where the user namespace could not give it
+            record += list(file_owners.owner(host, st))
         if stat.S_ISREG(mode):
             found = self.memo.get(host, st) if self.memo is not None else None
             if found is None:

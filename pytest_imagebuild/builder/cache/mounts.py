@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from pytest_imagebuild.builder.fs import owners
+
 __all__ = ["SHARING", "CacheMount", "CacheMounts", "Sharing"]
 
 Sharing = Literal["shared", "private", "locked"]
@@ -133,5 +135,5 @@ def _create(path: Path, mount: CacheMount, seed: Seeder | None) -> None:
         seed(path)
         return
     path.mkdir()
-    os.chown(path, mount.uid, mount.gid)
+    owners.chown(str(path), mount.uid, mount.gid, fresh=True)  # recorded in a single-id map
     os.chmod(path, mount.mode)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from pytest_imagebuild.errors import ImageFormatError, SandboxError
 
+from . import owners
 from .paths import RootResolver, fast_clean, remove_path
 from .tarformat import BLOCKDEV, CHAR, FIFO, HARDLINK, SYMLINK, Member
 from .tarreader import TarReader
@@ -29,9 +30,8 @@ _BATCH_FILES = 48
 _BATCH_BYTES = 4 << 20
 _MAX_INFLIGHT = 12
 _OWNER_HINT = (
-    "the build runs in a user namespace that maps a single uid; give the user a subordinate "
-    "id range in /etc/subuid and /etc/subgid (e.g. 'usermod --add-subuids 100000-165535 "
-    "--add-subgids 100000-165535 USER') so layers keep their owners"
+    "unpack as root, or inside the build's user namespace (userns.run_in_userns), where owners "
+    "the namespace lacks are recorded instead"
 )
 
 
@@ -70,23 +70,25 @@ class Applier:
 
     # -- ownership, xattrs, replacement ------------------------------------------------------
 
-    def chown(self, target: int | str, member: Member) -> None:
+    def chown(self, target: int | str, member: Member, *, fresh: bool = True) -> None:
         try:
-            if isinstance(target, int):
-                os.fchown(target, member.uid, member.gid)
-            else:
-                os.lchown(target, member.uid, member.gid)
-        except OSError as exc:
-            if exc.errno not in (errno.EPERM, errno.EINVAL):
-                raise
+            kept = owners.chown(target, member.uid, member.gid, fresh=fresh)
+        except PermissionError as exc:
             raise SandboxError(
                 f"{self.where}: cannot give {member.name!r} owner {member.uid}:{member.gid} "
                 f"({exc.strerror})",
                 hint=_OWNER_HINT,
             ) from exc
+        if not kept:
+            self.report.skipped.append(
+                f"{member.name}: owner {member.uid}:{member.gid} (no such id in the user "
+                "namespace; kept as 0:0)"
+            )
 
     def xattrs(self, target: int | str, member: Member) -> None:
         for key, value in member.xattrs.items():
+            if key == owners.XATTR:
+                continue  # the builder's own record: never taken from a layer
             try:
                 if isinstance(target, int):
                     os.setxattr(target, key, value)
@@ -174,7 +176,7 @@ class Applier:
             if not stat.S_ISDIR(os.lstat(path).st_mode):
                 self.replace(path)
                 os.mkdir(path, 0o700)
-        self.chown(path, member)
+        self.chown(path, member, fresh=False)
         os.chmod(path, member.mode)
         if member.xattrs:
             self.xattrs(path, member)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..blobs import BlobStore
+from . import owners
 from .snapshot import Changes
 from .tarformat import BLOCKDEV, CHAR, DIRECTORY, FIFO, HARDLINK, REGULAR, SYMLINK, Member
 from .tarstream import LayerBlob, TarStream, media_type
@@ -78,12 +79,13 @@ def member_from_stat(
 ) -> Member:
     """The tar member for a path with ``lstat`` result ``st`` (no hardlink detection)."""
     fmt = stat.S_IFMT(st.st_mode)
+    uid, gid = owners.owner(host, st)
     member = Member(
         name=name,
         type=REGULAR,
         mode=stat.S_IMODE(st.st_mode),
-        uid=st.st_uid,
-        gid=st.st_gid,
+        uid=uid,
+        gid=gid,
         mtime=int(st.st_mtime),
     )
     if fmt == stat.S_IFREG:

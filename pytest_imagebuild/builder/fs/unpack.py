@@ -32,7 +32,7 @@ def unpack_layer(blob: Path, root: Path, *, threads: int = 3) -> UnpackReport:
 
     ``threads`` small-file writers run beside the tar parser (0: write in the calling thread).
     Raises ImageFormatError for malformed or hostile members, SandboxError when ownership
-    cannot be restored (a single-uid user namespace).
+    cannot be restored (no permission). Owners a user namespace lacks are recorded (``owners``).
     """
     where = f"layer {blob.name}"
     report = UnpackReport()

@@ -124,22 +124,26 @@ class Stubs:
         self.replaced.append(_Replaced(host, host.read_bytes(), host.stat()))
         host.write_bytes(content)
 
-    def device(self, path: str, source: str) -> None:
-        """A character device like host ``source`` at ``path``, if missing (chroot mode)."""
+    def device(self, path: str, source: str) -> bool:
+        """A character device like host ``source`` at ``path``, if missing (chroot mode).
+
+        False when ``mknod`` is refused (no CAP_MKNOD, as in a user namespace, or the device
+        cgroup): nothing is made then."""
         host = resolve(self.root, path)
         if os.path.lexists(host):
-            return
+            return True
         self.ensure_parents(host)
         parent = host.parent.stat()
         rdev = os.stat(source).st_rdev
         try:
             os.mknod(host, 0o666 | stat.S_IFCHR, rdev)
         except OSError:
-            return  # no CAP_MKNOD or refused by the device cgroup: go without
+            return False
         os.chmod(host, 0o666)  # noqa: S103 - device nodes are world-writable
         entry = _Created(host, False, (parent.st_atime_ns, parent.st_mtime_ns))
         entry.parent_mtime_after = host.parent.stat().st_mtime_ns
         self.created.append(entry)
+        return True
 
     def restore(self) -> None:
         """Undo everything, newest first; keep what a command filled in meanwhile."""

@@ -17,7 +17,7 @@ import os
 import signal
 import socket
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal
 
@@ -28,7 +28,15 @@ from pytest_imagebuild.builder.sandbox.probe import SandboxMode, probe
 from pytest_imagebuild.builder.sandbox.supervise import supervise
 from pytest_imagebuild.errors import SandboxError
 
-__all__ = ["DEFAULT_PATH", "Output", "SandboxTimeout", "Spec", "run", "stage_hostname"]
+__all__ = [
+    "DEFAULT_PATH",
+    "Output",
+    "SandboxTimeout",
+    "Spec",
+    "run",
+    "single_id_refusal",
+    "stage_hostname",
+]
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 Output = Callable[[bytes], object] | BinaryIO | None
@@ -56,6 +64,25 @@ class Spec:
     plan: RootPlan | None = None
     single_map: bool = False
     seccomp: bytes = b""
+    # chroot mode in a user namespace: (host device, stub file in the root) to bind-mount
+    binds: list[tuple[str, str]] = field(default_factory=list)
+
+
+def single_id_refusal(uid: int, gid: int, mapping: userns.IdMapping) -> SandboxError:
+    """The error for a command as ``uid:gid`` in a single-id user namespace: only 0 exists."""
+    outside = mapping.uids[0].outside if mapping.uids else os.getuid()
+    name = userns.outside_user(mapping)
+    why = (
+        f"newuidmap did not map the /etc/subuid range of user {name}"
+        if mapping.ranges_refused
+        else f"no /etc/subuid range for user {name}"
+    )
+    return SandboxError(
+        f"cannot run as user {uid}:{gid}: the build runs in a single-id user namespace "
+        f"(uid 0 -> {outside}, {why}), where only root exists",
+        hint=f"{userns.subuid_remedy(mapping)}, or run this step as root (USER 0), "
+        "or run the build as root",
+    )
 
 
 def _parse_user(user: str) -> tuple[int, int]:
@@ -96,8 +123,11 @@ def _prepare(spec: Spec, mounts: Sequence[Mount], stubs: Stubs) -> None:
         stubs.replace("/etc/hosts", hosts)
         stubs.replace("/etc/hostname", f"{socket.gethostname()}\n".encode())
         stubs.directory("/dev")
+        in_userns = userns.current().kind != "none"
         for name in DEVICES:
-            stubs.device(f"/dev/{name}", f"/dev/{name}")
+            if not stubs.device(f"/dev/{name}", f"/dev/{name}") and in_userns:
+                # no mknod in a user namespace, but a mount namespace of our own: bind
+                spec.binds.append((f"/dev/{name}", str(stubs.file(f"/dev/{name}"))))
         return
     plan = RootPlan(
         root=spec.root,
@@ -163,6 +193,9 @@ def run(
             hint="call it inside userns.run_in_userns",
         )
     uid, gid = _parse_user(user)
+    mapping = userns.current()
+    if mapping.kind == "single" and (uid, gid) != (0, 0):
+        raise single_id_refusal(uid, gid, mapping)
     full_env = dict(env or {})
     full_env.setdefault("PATH", DEFAULT_PATH)
     spec = Spec(
@@ -177,7 +210,7 @@ def run(
         hostname=hostname or stage_hostname(root),
         network=network,
         timeout=timeout,
-        single_map=userns.current().kind == "single",
+        single_map=mapping.kind == "single",
         seccomp=mode.seccomp,
     )
     stubs = Stubs(Path(root))

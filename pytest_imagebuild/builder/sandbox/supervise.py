@@ -19,10 +19,6 @@ if TYPE_CHECKING:
     from pytest_imagebuild.builder.sandbox.run import Spec
 
 DOCKER_CAPABILITIES = CAPABILITIES
-_SUBUID_HINT = (
-    "only uid 0 exists in a single-uid user namespace: configure /etc/subuid and /etc/subgid "
-    "for this user (usermod --add-subuids/--add-subgids) and install newuidmap"
-)
 
 
 def supervise(spec: Spec, out_w: int, status_w: int) -> NoReturn:
@@ -51,6 +47,8 @@ def _supervise(spec: Spec, out_w: int) -> dict[str, object]:
             libc.loopback_up()
     else:
         libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
+        if spec.binds:
+            _bind_devices(spec.binds)
     err_r, err_w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -72,6 +70,20 @@ def _supervise(spec: Spec, out_w: int) -> dict[str, object]:
     _reap_all(pid)
     code = os.waitstatus_to_exitcode(status)
     return {"exit": 128 - code if code < 0 else code, "timeout": timed_out}
+
+
+def _bind_devices(binds: list[tuple[str, str]]) -> None:
+    """chroot mode in a user namespace: bind the host's device nodes over the stub files, in
+    a mount namespace of the supervisor's own (gone when the step ends). Where even that is
+    refused the stubs stay empty files, removed after the step."""
+    try:
+        libc.unshare(libc.CLONE_NEWNS)
+        libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
+    except OSError:
+        return
+    for source, target in binds:
+        with contextlib.suppress(OSError):
+            libc.mount(source, target, None, libc.MS_BIND)
 
 
 def _wait(pid: int, timeout: float | None) -> bool:
@@ -171,16 +183,12 @@ def _setup_and_exec(spec: Spec, out_w: int, err_w: int) -> None:
 
 def _become(spec: Spec, err_w: int) -> None:
     try:
-        try:
+        if not spec.single_map:  # a single-id map denies setgroups; uid 0 keeps its own group
             os.setgroups(spec.groups)
-        except OSError:
-            if spec.groups:
-                raise
         os.setresgid(spec.gid, spec.gid, spec.gid)
         os.setresuid(spec.uid, spec.uid, spec.uid)
     except OSError as error:
-        hint = _SUBUID_HINT if spec.single_map else None
-        _fail(err_w, f"cannot switch to user {spec.uid}:{spec.gid}: {error}", hint)
+        _fail(err_w, f"cannot switch to user {spec.uid}:{spec.gid}: {error}")
 
 
 def _restrict(spec: Spec, err_w: int) -> None:

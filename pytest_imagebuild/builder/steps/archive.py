@@ -105,7 +105,7 @@ def _member(
             copier.changed.discard(rel)
             return
     uid, gid = (member.uid, member.gid) if keep else (copier.owner.uid, copier.owner.gid)
-    os.lchown(host, uid, gid)
+    copier.chown(host, host, uid, gid)
     if not member.issym():
         mode = member.mode & 0o7777
         if copier.owner.chmod is not None:

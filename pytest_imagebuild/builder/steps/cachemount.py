@@ -91,11 +91,6 @@ def hold_caches(
                 )
             except OSError as error:
                 hint = f"cache mounts persist in {cache_dir}; --cache-dir moves them"
-                if mount.uid or mount.gid:
-                    hint = (
-                        "a cache owned by another user needs subordinate ids: add a range "
-                        "for the building user to /etc/subuid and /etc/subgid"
-                    )
                 message = f"cannot prepare cache mount {mount.ident!r}: {error}"
                 raise where.error(message, hint) from None
             held[mount.name] = host

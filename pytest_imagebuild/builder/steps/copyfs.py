@@ -12,13 +12,13 @@ docker's history expects (see ``srchash``).
 
 from __future__ import annotations
 
-import errno
 import os
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pytest_imagebuild.builder.fs import owners
 from pytest_imagebuild.builder.fs.paths import RootResolver, remove_path
 from pytest_imagebuild.errors import BuildError, SandboxError
 
@@ -30,8 +30,9 @@ _CHUNK = 1 << 20
 _READ = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _SUBUID_HINT = (
-    "the build maps a single uid; give the user a subordinate id range in /etc/subuid and "
-    "/etc/subgid so files can belong to other users"
+    "the build runs in a single-id user namespace; give the user a subordinate id range in "
+    "/etc/subuid and /etc/subgid (usermod --add-subuids/--add-subgids) so files can belong to "
+    "other users, or run the build as root"
 )
 
 
@@ -77,7 +78,7 @@ class Copier:
                 os.mkdir(candidate, 0o755)
                 os.chmod(candidate, 0o755)  # noqa: S103 - docker's mode for created parents
                 if owned:
-                    self._chown(candidate, self.owner.uid, self.owner.gid)
+                    self.chown(candidate, candidate, self.owner.uid, self.owner.gid)
                 st = os.lstat(candidate)
                 self.created.add(f"{resolved}/{part}" if resolved else part)
             if stat.S_ISLNK(st.st_mode) or stat.S_ISDIR(st.st_mode):
@@ -107,21 +108,32 @@ class Copier:
         return os.path.isdir(os.path.join(host, leaf)) if leaf else True
 
     # -- entries --------------------------------------------------------------------------
-    def _chown(self, path: str, uid: int, gid: int) -> None:
+    def chown(self, target: int | str, path: str, uid: int, gid: int) -> None:
+        """Owners the user namespace lacks are recorded (``owners``); a symlink, FIFO or
+        device node cannot carry such a record, so that copy is refused."""
         try:
-            os.lchown(path, uid, gid)
-        except OSError as exc:
-            if exc.errno in (errno.EPERM, errno.EINVAL) and (uid or gid):
-                raise SandboxError(
-                    f"cannot give {path} to {uid}:{gid}: {exc.strerror}", hint=_SUBUID_HINT
-                ) from exc
-            raise
+            kept = owners.chown(target, uid, gid)
+        except PermissionError as exc:
+            raise SandboxError(
+                f"cannot give {path} to {uid}:{gid}: {exc.strerror}", hint=_SUBUID_HINT
+            ) from exc
+        if not kept:
+            raise SandboxError(
+                f"cannot give {path} to {uid}:{gid}: the build's single-id user namespace has "
+                "no such id, and a symlink or special file cannot record it",
+                hint=_SUBUID_HINT,
+            )
 
-    def _finish(self, path: str, st: os.stat_result, is_dir: bool, link: bool = False) -> None:
-        uid, gid = (
-            (st.st_uid, st.st_gid) if self.owner.keep_owner else (self.owner.uid, self.owner.gid)
-        )
-        self._chown(path, uid, gid)
+    def _source_owner(self, src: str, st: os.stat_result) -> tuple[int, int]:
+        if self.owner.keep_owner:
+            return owners.owner(src, st)
+        return self.owner.uid, self.owner.gid
+
+    def _finish(
+        self, src: str, path: str, st: os.stat_result, is_dir: bool, link: bool = False
+    ) -> None:
+        uid, gid = self._source_owner(src, st)
+        self.chown(path, path, uid, gid)
         if not link:
             mode = stat.S_IMODE(st.st_mode)
             if self.owner.chmod is not None:
@@ -144,7 +156,7 @@ class Copier:
         st = os.lstat(src)
         dest = os.path.join(self.host(parent), leaf)
         rel = f"{parent}/{leaf}" if parent else leaf
-        uid, gid = (st.st_uid, st.st_gid) if fs_owner else (0, 0)
+        uid, gid = owners.owner(src, st) if fs_owner else (0, 0)
         if stat.S_ISDIR(st.st_mode):
             existed = False
             try:
@@ -181,11 +193,11 @@ class Copier:
                     os.rmdir(dest)
                 return
             if top and not existed and self.owner.chmod is None:
-                self._chown(dest, self.owner.uid, self.owner.gid)
+                self.chown(dest, dest, self.owner.uid, self.owner.gid)
                 os.chmod(dest, 0o755)  # noqa: S103 - docker creates a new destination 0755
                 os.utime(dest, ns=(st.st_mtime_ns, st.st_mtime_ns), follow_symlinks=False)
             elif not (top and existed):
-                self._finish(dest, st, True)
+                self._finish(src, dest, st, True)
             return
         if os.path.lexists(dest) and remove_path(dest):
             self.resolver.invalidate()
@@ -195,7 +207,7 @@ class Copier:
             os.symlink(target, dest)
             if hashes is not None:
                 hashes.append(entry_hasher(name, st.st_mode, uid, gid, 0, target).hexdigest())
-            self._finish(dest, st, False, link=True)
+            self._finish(src, dest, st, False, link=True)
             return
         if stat.S_ISREG(st.st_mode):
             digest = entry_hasher(name, st.st_mode, uid, gid, st.st_size)
@@ -220,7 +232,7 @@ class Copier:
         else:
             self.changed.discard(rel)
             return
-        self._finish(dest, st, False)
+        self._finish(src, dest, st, False)
 
     def _copy_file(
         self, src: str, dest: str, st: os.stat_result, digest: Hasher, *, context: bool = False
@@ -237,12 +249,8 @@ class Copier:
                     view = memoryview(chunk)
                     while view:
                         view = view[os.write(fout, view) :]
-                uid, gid = (
-                    (st.st_uid, st.st_gid)
-                    if self.owner.keep_owner
-                    else (self.owner.uid, self.owner.gid)
-                )
-                self._chown_fd(fout, dest, uid, gid)
+                uid, gid = self._source_owner(src, st)
+                self.chown(fout, dest, uid, gid)
                 mode = stat.S_IMODE(st.st_mode)
                 if context:
                     mode &= ~(stat.S_ISUID | stat.S_ISGID)
@@ -255,16 +263,6 @@ class Copier:
         finally:
             os.close(fin)
 
-    def _chown_fd(self, fd: int, path: str, uid: int, gid: int) -> None:
-        try:
-            os.fchown(fd, uid, gid)
-        except OSError as exc:
-            if exc.errno in (errno.EPERM, errno.EINVAL) and (uid or gid):
-                raise SandboxError(
-                    f"cannot give {path} to {uid}:{gid}: {exc.strerror}", hint=_SUBUID_HINT
-                ) from exc
-            raise
-
     def write_file(self, parent: str, leaf: str, data: bytes, mode: int, mtime_ns: int) -> None:
         """Create a file from bytes (heredoc or download) at ``parent``/``leaf``."""
         dest = os.path.join(self.host(parent), leaf)
@@ -273,7 +271,7 @@ class Copier:
         with open(dest, "xb") as fout:
             fout.write(data)
         self.changed.add(f"{parent}/{leaf}" if parent else leaf)
-        self._chown(dest, self.owner.uid, self.owner.gid)
+        self.chown(dest, dest, self.owner.uid, self.owner.gid)
         if self.owner.chmod is not None:
             mode = self.owner.chmod(mode, False)
         os.chmod(dest, mode)

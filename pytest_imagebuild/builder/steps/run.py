@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pytest_imagebuild.builder import sandbox
+from pytest_imagebuild.builder import sandbox, userns
 from pytest_imagebuild.builder.context import BuildContext
+from pytest_imagebuild.builder.fs import owners
 from pytest_imagebuild.errors import BuildError, SandboxError
 
 from .base import Where
@@ -88,7 +89,7 @@ class _Mounts:
 def _secret(source: Path, opts: dict[str, str], staged: Path) -> Path:
     """A copy of the secret owned and moded as BuildKit shows it (0:0, 0400 by default)."""
     shutil.copyfile(source, staged)
-    os.chown(staged, int(opts.get("uid", "0")), int(opts.get("gid", "0")))
+    owners.chown(str(staged), int(opts.get("uid", "0")), int(opts.get("gid", "0")), fresh=True)
     os.chmod(staged, int(opts.get("mode", "0400"), 8))
     return staged
 
@@ -227,6 +228,17 @@ def _volume_mounts(copier: Copier, state: StageState, scratch: Path) -> list[san
     return mounts
 
 
+def _failure_hint() -> str:
+    hint = "fix the command or its inputs; the build log has its whole output"
+    mapping = userns.current()
+    if mapping.kind != "single":
+        return hint
+    return (
+        f"{hint}; this build runs in a single-id user namespace, where only uid 0 exists: "
+        f"chown to another id fails (Invalid argument); {userns.subuid_remedy(mapping)}"
+    )
+
+
 def run_step(where: Where, state: StageState, services: RunServices) -> str:
     """Run the command in ``state.root``; returns the history ``created_by``."""
     root = state.root
@@ -295,7 +307,7 @@ def run_step(where: Where, state: StageState, services: RunServices) -> str:
             instruction=where.instruction.original.strip(),
             exit_code=code,
             output_tail="\n".join(tail),
-            hint="fix the command or its inputs; the build log has its whole output",
+            hint=_failure_hint(),
         )
     history_args = state.history_args()
     prefix = [f"|{len(history_args)}", *history_args] if history_args else []
