@@ -19,7 +19,15 @@ from pytest_imagebuild.image import Image
 from pytest_imagebuild.packages import ECOSYSTEMS, Package, compare_versions
 from pytest_imagebuild.packages.model import canonical_name
 
-__all__ = ["PackageKey", "compare_packages", "image_packages", "key_order", "keyed", "place"]
+__all__ = [
+    "PackageKey",
+    "compare_packages",
+    "image_packages",
+    "key_order",
+    "keyed",
+    "place",
+    "source_name",
+]
 
 # (ecosystem, canonical name, place)
 PackageKey = tuple[str, str, str]
@@ -53,11 +61,22 @@ def image_packages(image: Image) -> dict[PackageKey, Package]:
     return keyed(image.packages.every)
 
 
+def source_name(source: str | None) -> str | None:
+    """The source package's name: rpm's ``name-version-release.src.rpm`` and dpkg's
+    ``name (version)`` carry the version, which moves with every upgrade already shown."""
+    if source is None:
+        return None
+    if source.endswith((".src.rpm", ".nosrc.rpm")):
+        return source.rsplit(".", 2)[0].rsplit("-", 2)[0]
+    return source.split(" (", 1)[0]
+
+
 def _fields(old: Package, new: Package) -> tuple[FieldChange, ...]:
     out = []
     for name in PACKAGE_FIELDS:
         x, y = getattr(old, name), getattr(new, name)
-        if x != y:
+        same = source_name(x) == source_name(y) if name == "source" else x == y
+        if not same:
             out.append(FieldChange(name, x, y))
     return tuple(out)
 

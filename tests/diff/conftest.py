@@ -1,8 +1,13 @@
-"""Image pairs for the diff tests, built by the embedded executor on the busybox base."""
+"""Image pairs for the diff tests, built by the embedded executor on the busybox base, and
+Debian bases whose dpkg databases apt and dpkg write."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -65,3 +70,95 @@ def pair(base_ref: str, build_tar: Builder) -> Iterator[Callable[[str, str], tup
     yield make
     for image in opened:
         image.close()
+
+
+# --- Debian images with real dpkg databases, for the package diff and the bump walk ---
+
+DEMO_CONTROL = """\
+Package: demo-tool
+Version: {version}
+Architecture: all
+Maintainer: pytest-imagebuild tests <tests@example.invalid>
+Description: a small package for the diff tests
+"""
+POPT_RUN = (
+    "RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends libpopt0 \\\n"
+    "    && rm -rf /var/lib/apt/lists/*\n"
+)
+
+
+def demo_deb(folder: Path, version: str) -> Path:
+    """A one-file package built by dpkg-deb, installed later by dpkg in a RUN."""
+    root = folder / f"demo-tool-{version}"
+    write_tree(
+        root,
+        {
+            "DEBIAN/control": DEMO_CONTROL.format(version=version),
+            "usr/share/demo-tool/VERSION": version + "\n",
+        },
+    )
+    out = folder / f"demo-tool_{version}_all.deb"
+    done = subprocess.run(
+        ["dpkg-deb", "--root-owner-group", "--build", str(root), str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"dpkg-deb failed ({done.returncode}): {done.stderr[-2000:]}")
+    return out
+
+
+def build_layout(context: Path, dockerfile: str, files: dict[str, Path] | None = None) -> Path:
+    """Build ``dockerfile`` (with ``files`` linked into the context) to an OCI layout."""
+    context.mkdir(parents=True, exist_ok=True)
+    for name, source in (files or {}).items():
+        try:
+            os.link(source, context / name)
+        except OSError:
+            shutil.copyfile(source, context / name)
+    (context / "Dockerfile").write_text(dockerfile)
+    layout = context.parent / f"{context.name}-layout"
+    build(
+        BuildOptions(
+            context=str(context),
+            no_push=True,
+            oci_layout_path=layout,
+            destinations=(f"imagebuild-test/{context.name}:1",),
+            cache_dir=context.parent / "layer-cache",
+            created="2020-01-01T00:00:00Z",
+        ),
+        verbose=False,
+    )
+    return layout
+
+
+@dataclass(frozen=True)
+class DebianBases:
+    """OCI layouts: the Debian minbase, then apt-get's libpopt0 and dpkg's demo-tool 1.0-1
+    on it (the bump), then demo-tool upgraded to 1.1-1 by dpkg (the upgrade)."""
+
+    plain: Path
+    bumped: Path
+    upgraded: Path
+
+
+@pytest.fixture(scope="session")
+def debian_bases(debian_rootfs_tar: Path, tmp_path_factory: pytest.TempPathFactory) -> DebianBases:
+    work = tmp_path_factory.mktemp("debian-bases")
+    plain = build_layout(
+        work / "plain",
+        'FROM scratch\nADD debian.tar /\nCMD ["bash"]\n',
+        {"debian.tar": debian_rootfs_tar},
+    )
+    old, new = demo_deb(work, "1.0-1"), demo_deb(work, "1.1-1")
+    install = "COPY {0} /tmp/\nRUN dpkg -i /tmp/{0} && rm /tmp/{0}\n"
+    bumped = build_layout(
+        work / "bumped",
+        f"FROM oci:{plain}\n{POPT_RUN}{install.format(old.name)}",
+        {old.name: old},
+    )
+    upgraded = build_layout(
+        work / "upgraded", f"FROM oci:{bumped}\n{install.format(new.name)}", {new.name: new}
+    )
+    return DebianBases(plain, bumped, upgraded)
