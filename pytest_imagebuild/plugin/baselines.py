@@ -140,7 +140,11 @@ def assert_matches_baseline(
         allow = _allow_rules(folder / f"{name}.allow")
         result = compare_text(path.read_text(encoding="utf-8"), text, str(path), allow)
     except ImageBuildError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        problem = str(exc)
+    else:
+        problem = ""
+    if problem:  # failed outside the handler, so pytest shows no chained exception
+        pytest.fail(problem, pytrace=False)
     if result.is_empty:
         return
     lines = [f"the image does not match the baseline {path}:"]

@@ -16,6 +16,7 @@ from pytest_imagebuild.builder.build import build
 from pytest_imagebuild.builder.options import BuildOptions
 from pytest_imagebuild.image import Image
 from tests.builder.build_support import make_base, write_tree
+from tests.packages.conftest import _run
 
 Builder = Callable[..., Path]
 
@@ -162,3 +163,55 @@ def debian_bases(debian_rootfs_tar: Path, tmp_path_factory: pytest.TempPathFacto
         work / "upgraded", f"FROM oci:{bumped}\n{install.format(new.name)}", {new.name: new}
     )
     return DebianBases(plain, bumped, upgraded)
+
+
+# --- rpm databases written by rpmbuild and rpm, old and new ---
+
+
+def spec(version: str, release: str = "1", license_: str = "MIT", epoch: str = "") -> str:
+    return (f"Epoch: {epoch}\n" if epoch else "") + (
+        f"Version: {version}\nRelease: {release}\nLicense: {license_}\n"
+    )
+
+
+# name -> (spec fields in the old database, in the new one); None: not installed there
+RPMS: dict[str, tuple[str | None, str | None]] = {
+    "demo-tool": (spec("1.2.3", "4"), spec("1.10")),  # 1.10 > 1.2.3 for rpm, not as text
+    "libdemo": (spec("0.9~rc1"), spec("0.9")),  # "~" sorts before anything
+    "epochdemo": (spec("2.0"), spec("1.0", epoch="1")),  # an epoch outweighs the version
+    "downdemo": (spec("2.0"), spec("1.9", "7")),
+    "licdemo": (spec("1.0"), spec("1.0", license_="Apache-2.0")),
+    "gone": (spec("1.0"), None),
+    "fresh": (None, spec("3.0", "2")),
+}
+
+
+def _rpm_db(work: Path, dbpath: Path, side: int) -> None:
+    top = work / f"top{side}"
+    for name, fields in RPMS.items():
+        if fields[side] is None:
+            continue
+        spec = work / f"{name}-{side}.spec"
+        spec.write_text(
+            f"Name: {name}\n{fields[side]}Summary: demo\nBuildArch: noarch\n"
+            "%description\ndemo\n%files\n"
+        )
+        _run("rpmbuild", "-bb", "--nodeps", "--quiet", "--define", f"_topdir {top}", str(spec))
+    dbpath.mkdir(parents=True)
+    _run("rpm", "--initdb", "--dbpath", str(dbpath))
+    rpms = sorted(str(p) for p in top.rglob("*.rpm"))
+    _run("rpm", "-i", "--nodeps", "--justdb", "--dbpath", str(dbpath), *rpms)
+
+
+@pytest.fixture(scope="session")
+def rpm_pair(busybox_rootfs: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Two images: busybox with the old rpm database, and that image with the new database
+    copied over it in a later layer."""
+    work = tmp_path_factory.mktemp("rpm-pair")
+    (work / "old").mkdir(exist_ok=True)
+    subprocess.run(["cp", "-a", str(busybox_rootfs), str(work / "old/rootfs")], check=True)
+    _rpm_db(work, work / "old/db/var/lib/rpm", 0)
+    _rpm_db(work, work / "new/db/var/lib/rpm", 1)
+    old = build_layout(work / "old", "FROM scratch\nCOPY rootfs/ /\nCOPY db/ /\n")
+    new = build_layout(work / "new", f"FROM oci:{old}\nCOPY db/ /\n")
+    return old, new
