@@ -5,6 +5,8 @@ downgrade it does not approve)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,14 @@ packages.dpkg.demo-tool:upgraded
 /usr/share/demo-tool/VERSION:sha256
 /var/lib/dpkg/**
 /var/log/**
+"""
+
+
+TABLE = """\
+  WHAT            FIELD    VALUE
++ dpkg demo-tool  version  1.0-1 (added)
++ dpkg libpopt0   version  1.19+dfsg-1 (added)
+0 added, 0 removed, 0 changed paths; 0 config, 0 layer, 0 history fields differ; 2 packages changed
 """
 
 
@@ -75,6 +85,10 @@ def test_base_bump_from_failing_test_to_approved_baseline(
         consecutive=False,
     )
     assert baseline.read_text() == text  # a failing run leaves the baseline alone
+    command = [sys.executable, "-m", "pytest_imagebuild", "diff", "--only", "packages"]
+    command += [str(debian_bases.plain), str(debian_bases.bumped)]
+    table = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert (table.returncode, table.stdout) == (1, TABLE), table.stderr
 
     # 3. approve by rewriting the baseline; the next run passes
     walk.run(debian_bases.bumped, "--imagebuild-update-baselines").assert_outcomes(passed=1)
