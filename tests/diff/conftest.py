@@ -3,10 +3,12 @@ Debian bases whose dpkg databases apt and dpkg write."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,10 +136,68 @@ def build_layout(context: Path, dockerfile: str, files: dict[str, Path] | None =
     return layout
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def rootfs_layout(tar: Path, dest: Path) -> Path:
+    """A one-layer OCI layout whose layer is the rootfs tarball itself (hard-linked): the
+    image ``docker import`` would make, without building anything."""
+    blobs = dest / "blobs" / "sha256"
+    blobs.mkdir(parents=True)
+    layer = _sha256(tar)
+    try:
+        os.link(tar, blobs / layer)
+    except OSError:
+        shutil.copyfile(tar, blobs / layer)
+
+    def put(document: Mapping[str, object], media_type: str) -> dict[str, object]:
+        data = json.dumps(document, sort_keys=True).encode()
+        name = hashlib.sha256(data).hexdigest()
+        (blobs / name).write_bytes(data)
+        return {"mediaType": media_type, "digest": f"sha256:{name}", "size": len(data)}
+
+    config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "created": "2020-01-01T00:00:00Z",
+        "config": {
+            "Cmd": ["bash"],
+            "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+        },
+        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{layer}"]},
+        "history": [{"created": "2020-01-01T00:00:00Z", "created_by": "debootstrap"}],
+    }
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": put(config, "application/vnd.oci.image.config.v1+json"),
+        "layers": [
+            {
+                "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                "digest": f"sha256:{layer}",
+                "size": tar.stat().st_size,
+            }
+        ],
+    }
+    index = {
+        "schemaVersion": 2,
+        "manifests": [put(manifest, "application/vnd.oci.image.manifest.v1+json")],
+    }
+    (dest / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}\n')
+    (dest / "index.json").write_text(json.dumps(index) + "\n")
+    return dest
+
+
 @dataclass(frozen=True)
 class DebianBases:
-    """OCI layouts: the Debian minbase, then apt-get's libpopt0 and dpkg's demo-tool 1.0-1
-    on it (the bump), then demo-tool upgraded to 1.1-1 by dpkg (the upgrade)."""
+    """OCI layouts: the Debian minbase (its rootfs tarball as the one layer), then apt-get's
+    libpopt0 and dpkg's demo-tool 1.0-1 on it (the bump), then demo-tool upgraded to 1.1-1
+    by dpkg (the upgrade)."""
 
     plain: Path
     bumped: Path
@@ -147,11 +207,7 @@ class DebianBases:
 @pytest.fixture(scope="session")
 def debian_bases(debian_rootfs_tar: Path, tmp_path_factory: pytest.TempPathFactory) -> DebianBases:
     work = tmp_path_factory.mktemp("debian-bases")
-    plain = build_layout(
-        work / "plain",
-        'FROM scratch\nADD debian.tar /\nCMD ["bash"]\n',
-        {"debian.tar": debian_rootfs_tar},
-    )
+    plain = rootfs_layout(debian_rootfs_tar, work / "plain-layout")
     old, new = demo_deb(work, "1.0-1"), demo_deb(work, "1.1-1")
     install = "COPY {0} /tmp/\nRUN dpkg -i /tmp/{0} && rm /tmp/{0}\n"
     bumped = build_layout(
