@@ -11,9 +11,12 @@ import pytest
 
 from pytest_imagebuild import ImageFormatError
 from pytest_imagebuild.diff import PackageChange, diff
+from pytest_imagebuild.diff.inventory import Inventory
+from pytest_imagebuild.diff.packages import keyed
 from pytest_imagebuild.image import Image
+from pytest_imagebuild.packages import Package
 from pytest_imagebuild.plugin.baselines import baseline_text, compare_text
-from pytest_imagebuild.plugin.baselines_format import parse_baseline
+from pytest_imagebuild.plugin.baselines_format import parse_baseline, render_baseline
 from pytest_imagebuild.plugin.baselines_syrupy import ImageExtension
 
 TEST = """
@@ -134,3 +137,24 @@ def test_syrupy_extension_shows_package_changes(texts: tuple[str, str]) -> None:
     legacy = list(extension.diff_lines(old, _without_packages(old)))
     assert not extension.matches(serialized_data=old, snapshot_data=_without_packages(old))
     assert "hint: run pytest --snapshot-update to add the section" in legacy[0]
+
+
+def test_odd_package_values_round_trip() -> None:
+    odd = Package("we ird=1", "1.0 beta\n", "python", "/s p/site-packages/x.dist-info/METADATA")
+    plain = Package("libc6", "2.36-9", "dpkg", "/var/lib/dpkg/status", arch="a=b")
+    packages = keyed([odd, plain])
+    text = render_baseline({}, Inventory({}), packages=packages)
+    assert _section(text) == [
+        "dpkg libc6 2.36-9 arch=a\\x3db",
+        "python we\\x20ird\\x3d1 1.0\\x20beta\\x0a in=/s\\x20p/site-packages",
+    ]
+    parsed = parse_baseline(text, "odd.txt").packages
+    assert parsed is not None
+    assert {(p.name, p.version, p.arch) for p in parsed.values()} == {
+        ("we ird=1", "1.0 beta\n", None),
+        ("libc6", "2.36-9", "a=b"),
+    }
+    assert set(parsed) == set(packages)
+    for bad in ("dpkg libc6", "dpkg libc6 1.0 colour=red", "dpkg libc6 1.0 arch"):
+        with pytest.raises(ImageFormatError, match=r"odd\.txt:4: malformed baseline line"):
+            parse_baseline(text.replace("dpkg libc6 2.36-9 arch=a\\x3db", bad), "odd.txt")
