@@ -6,7 +6,7 @@ The package holds no assert statements, so pytest need not rewrite it: PYTEST_DO
 from __future__ import annotations
 
 # ``diff`` itself stays pytest_imagebuild.diff.diff: a function here would hide the package.
-from pytest_imagebuild.diff import FieldChange, ImageDiff, PathChange, PathEntry
+from pytest_imagebuild.diff import FieldChange, ImageDiff, PackageChange, PathChange, PathEntry
 from pytest_imagebuild.efficiency import Efficiency, analyze_efficiency
 from pytest_imagebuild.errors import (
     BuildError,
@@ -53,6 +53,7 @@ __all__ = [
     "Location",
     "Mode",
     "Package",
+    "PackageChange",
     "Packages",
     "PathChange",
     "PathEntry",

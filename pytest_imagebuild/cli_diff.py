@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 
 from pytest_imagebuild.diff import diff
+from pytest_imagebuild.diff.compare import SECTIONS
 from pytest_imagebuild.diff.render import diff_table, to_json
 from pytest_imagebuild.errors import ImageBuildError
 from pytest_imagebuild.image import Image
@@ -39,13 +40,19 @@ def make_diff_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="RULE",
-        help='path glob starting with "/", a field such as mtime or config.labels.x, or '
-        "GLOB:FIELD (repeat)",
+        help='path glob starting with "/", a field such as mtime or config.labels.x, '
+        "GLOB:FIELD, or a package rule such as packages.dpkg.libc*:upgraded (repeat)",
     )
     parser.add_argument(
         "--semantic", action="store_true", help="leave out timestamps and layer encoding"
     )
-    parser.add_argument("--json", action="store_true", help="print JSON (schema_version 1)")
+    parser.add_argument(
+        "--only",
+        default=None,
+        metavar="SECTIONS",
+        help=f"compare only these sections, comma-separated: {','.join(SECTIONS)}",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON (schema_version 2)")
     parser.add_argument("--platform", default=None, help="platform to open, e.g. linux/amd64")
     return parser
 
@@ -56,7 +63,8 @@ def diff_main(argv: Sequence[str]) -> int:
         with ExitStack() as stack:
             a = stack.enter_context(Image.open(args.a, platform=args.platform))
             b = stack.enter_context(Image.open(args.b, platform=args.platform))
-            result = diff(a, b, ignore=args.ignore, semantic=args.semantic)
+            only = None if args.only is None else args.only.split(",")
+            result = diff(a, b, ignore=args.ignore, semantic=args.semantic, only=only)
     except ImageBuildError as exc:
         print(f"imagebuild diff: error: {exc}", file=sys.stderr)
         return 2

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from pytest_imagebuild.diff.compare import diff
 from pytest_imagebuild.diff.ignore import Rules
-from pytest_imagebuild.diff.model import FieldChange, ImageDiff, PathChange, PathEntry
+from pytest_imagebuild.diff.model import (
+    FieldChange,
+    ImageDiff,
+    PackageChange,
+    PathChange,
+    PathEntry,
+)
 
-__all__ = ["FieldChange", "ImageDiff", "PathChange", "PathEntry", "Rules", "diff"]
+__all__ = ["FieldChange", "ImageDiff", "PackageChange", "PathChange", "PathEntry", "Rules", "diff"]

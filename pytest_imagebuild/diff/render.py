@@ -1,10 +1,11 @@
 """An ``ImageDiff`` as text (pytest's assertion style, the command's table) and as JSON.
 
-JSON schema version 1: ``{"schema_version": 1, "same": bool, "added": [entry],
+JSON schema version 2: ``{"schema_version": 2, "same": bool, "added": [entry],
 "removed": [entry], "changed": [{"path", "changes": [change]}], "config": [change],
-"layers": [change], "history": [change]}``; an entry has path, type, mode (octal text),
-uid, gid, size, linked_to; a change has field, old, new (bytes as hex text, tuples as
-lists, modes as octal text).
+"layers": [change], "history": [change], "packages": [package]}``; an entry has path,
+type, mode (octal text), uid, gid, size, linked_to; a change has field, old, new (bytes as
+hex text, tuples as lists, modes as octal text); a package has ecosystem, name, place,
+change, old, new and fields ([change]). Version 1 was the same without "packages".
 """
 
 from __future__ import annotations
@@ -12,11 +13,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pytest_imagebuild.diff.model import FieldChange, ImageDiff, PathChange, PathEntry, Value
+from pytest_imagebuild.diff.model import (
+    FieldChange,
+    ImageDiff,
+    PackageChange,
+    PathChange,
+    PathEntry,
+    Value,
+)
 
-__all__ = ["SCHEMA_VERSION", "diff_lines", "diff_table", "to_json"]
+__all__ = ["SCHEMA_VERSION", "diff_lines", "diff_table", "package_text", "to_json"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 GROUPS = (
     ("files added", "added"),
     ("files removed", "removed"),
@@ -24,6 +32,7 @@ GROUPS = (
     ("config", "config"),
     ("layers", "layers"),
     ("history", "history"),
+    ("packages", "packages"),
 )
 
 
@@ -55,11 +64,33 @@ def path_change_text(change: PathChange) -> str:
     return f"{change.path}: " + "; ".join(change_text(c) for c in change.changes)
 
 
-def _item_text(item: PathEntry | PathChange | FieldChange) -> str:
+def _package_head(p: PackageChange) -> str:
+    return f"{p.ecosystem} {p.name}" + (f" [{p.place}]" if p.place else "")
+
+
+def _versions(p: PackageChange) -> str:
+    if p.change == "added":
+        return f"{p.new} (added)"
+    if p.change == "removed":
+        return f"{p.old} (removed)"
+    if p.old == p.new:
+        return f"{p.old}"
+    return f"{p.old} -> {p.new} ({p.change})"
+
+
+def package_text(p: PackageChange) -> str:
+    """``dpkg libc6: 2.36-9 -> 2.36-9+deb12u7 (upgraded)``, then any other field."""
+    text = f"{_package_head(p)}: {_versions(p)}"
+    return "; ".join([text, *(change_text(c) for c in p.fields)])
+
+
+def _item_text(item: PathEntry | PathChange | FieldChange | PackageChange) -> str:
     if isinstance(item, PathEntry):
         return entry_text(item)
     if isinstance(item, PathChange):
         return path_change_text(item)
+    if isinstance(item, PackageChange):
+        return package_text(item)
     return change_text(item)
 
 
@@ -93,6 +124,12 @@ def diff_table(result: ImageDiff) -> str:
     for name in ("config", "layers", "history"):
         for c in getattr(result, name):
             rows.append(("~", name, c.field, f"{show(c.old, c.field)} -> {show(c.new, c.field)}"))
+    for p in result.packages:
+        mark = {"added": "+", "removed": "-"}.get(p.change, "~")
+        rows.append((mark, _package_head(p), "version", _versions(p)))
+        rows += [
+            ("~", _package_head(p), c.field, f"{show(c.old)} -> {show(c.new)}") for c in p.fields
+        ]
     width = min(60, max(len(r[1]) for r in rows))
     fwidth = max(5, max(len(r[2]) for r in rows))
     out = [f"  {'WHAT':<{width}}  {'FIELD':<{fwidth}}  VALUE"]
@@ -100,7 +137,8 @@ def diff_table(result: ImageDiff) -> str:
     counts = (
         f"{len(result.added)} added, {len(result.removed)} removed, "
         f"{len(result.changed)} changed paths; {len(result.config)} config, "
-        f"{len(result.layers)} layer, {len(result.history)} history fields differ"
+        f"{len(result.layers)} layer, {len(result.history)} history fields differ; "
+        f"{len(result.packages)} packages changed"
     )
     return "\n".join([*out, counts]) + "\n"
 
@@ -132,6 +170,18 @@ def _entry(e: PathEntry) -> dict[str, Any]:
     }
 
 
+def _package(p: PackageChange) -> dict[str, Any]:
+    return {
+        "ecosystem": p.ecosystem,
+        "name": p.name,
+        "place": p.place,
+        "change": p.change,
+        "old": p.old,
+        "new": p.new,
+        "fields": [_change(c) for c in p.fields],
+    }
+
+
 def to_json(result: ImageDiff) -> str:
     """Stable JSON (sorted keys, sorted items) of schema ``SCHEMA_VERSION``."""
     doc = {
@@ -145,5 +195,6 @@ def to_json(result: ImageDiff) -> str:
         "config": [_change(c) for c in result.config],
         "layers": [_change(c) for c in result.layers],
         "history": [_change(c) for c in result.history],
+        "packages": [_package(p) for p in result.packages],
     }
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=True) + "\n"

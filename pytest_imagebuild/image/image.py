@@ -331,12 +331,17 @@ class Image:
         return self._fs.layer_files(layer_index)
 
     def diff(
-        self, other: Image, *, ignore: tuple[str, ...] | list[str] = (), semantic: bool = False
+        self,
+        other: Image,
+        *,
+        ignore: tuple[str, ...] | list[str] = (),
+        semantic: bool = False,
+        only: tuple[str, ...] | list[str] | None = None,
     ) -> ImageDiff:
         """What changed from this image to ``other``: ``pytest_imagebuild.diff.diff``."""
         from pytest_imagebuild.diff import diff  # diff/ builds on image/, not the reverse
 
-        return diff(self, other, ignore=ignore, semantic=semantic)
+        return diff(self, other, ignore=ignore, semantic=semantic, only=only)
 
     def layer_entries(self, layer_index: int) -> list[tuple[str, str, int, str]]:
         """The tar entries of one layer, in tar order, as ``(path, kind, size, link)``: kind

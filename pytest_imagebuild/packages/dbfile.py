@@ -1,11 +1,15 @@
-"""Read one package database file out of an image, with a size limit."""
+"""Read one package database file out of an image, with a size limit; find the files of
+the ecosystems that keep one per package."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pytest_imagebuild.errors import ImageFormatError
 from pytest_imagebuild.image import Image
+from pytest_imagebuild.image.pathglob import compile_glob
 
-__all__ = ["MAX_DB_BYTES", "read_db"]
+__all__ = ["MAX_DB_BYTES", "find_paths", "read_db"]
 
 # A package database larger than this is refused rather than read into memory.
 MAX_DB_BYTES = 256 << 20
@@ -23,3 +27,16 @@ def read_db(image: Image, path: str) -> str | None:
             hint="the image's package database looks corrupt or hostile",
         )
     return file.read_bytes().decode("utf-8", "replace")
+
+
+def find_paths(image: Image, patterns: Sequence[str], needles: Sequence[str]) -> list[str]:
+    """Sorted paths (with a leading "/") of the merged view that match any of ``patterns``
+    (``image.glob`` syntax), found in one walk. Only a path holding one of ``needles`` is
+    matched against the patterns: on a 67k-path image, eight ``image.glob`` calls cost
+    seconds, this one walk a tenth of one."""
+    matchers = [compile_glob(pattern).fullmatch for pattern in patterns]
+    found = []
+    for path, _ in image._fs.tree.walk():  # the read side's own tree, as image.glob walks it
+        if any(needle in path for needle in needles) and any(m(path[1:]) for m in matchers):
+            found.append(path)
+    return sorted(found)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
-__all__ = ["ECOSYSTEMS", "Package", "Packages"]
+__all__ = ["ECOSYSTEMS", "Package", "Packages", "canonical_name"]
 
 # Lookup order of ``packages[name]`` when a name is installed by more than one ecosystem:
 # the system package manager first, then language packages.
@@ -33,6 +33,11 @@ def _key(ecosystem: str, name: str) -> str:
         # PEP 503: "Foo_Bar", "foo-bar" and "foo.bar" are one distribution.
         return "-".join(name.replace("_", "-").replace(".", "-").lower().split("-"))
     return name
+
+
+def canonical_name(ecosystem: str, name: str) -> str:
+    """The name as the ecosystem compares names (PEP 503 normalised for Python)."""
+    return _key(ecosystem, name)
 
 
 class Packages(Mapping[str, Package]):

@@ -8,7 +8,7 @@ from typing import Any
 
 from pytest_imagebuild.errors import ImageFormatError, Location
 from pytest_imagebuild.image import Image
-from pytest_imagebuild.packages.dbfile import read_db
+from pytest_imagebuild.packages.dbfile import find_paths, read_db
 from pytest_imagebuild.packages.model import Package
 
 __all__ = ["parse_package_json", "read_npm"]
@@ -42,10 +42,9 @@ def parse_package_json(text: str, path: str) -> Package | None:
 
 def read_npm(image: Image) -> list[Package]:
     found: list[Package] = []
-    for pattern in PATTERNS:
-        for path in image.glob(pattern):
-            text = read_db(image, path)
-            package = parse_package_json(text, path) if text is not None else None
-            if package is not None:
-                found.append(package)
+    for path in find_paths(image, PATTERNS, ("/node_modules/",)):
+        text = read_db(image, path)
+        package = parse_package_json(text, path) if text is not None else None
+        if package is not None:
+            found.append(package)
     return found

@@ -6,7 +6,7 @@ from __future__ import annotations
 from email.parser import HeaderParser
 
 from pytest_imagebuild.image import Image
-from pytest_imagebuild.packages.dbfile import read_db
+from pytest_imagebuild.packages.dbfile import find_paths, read_db
 from pytest_imagebuild.packages.model import Package
 
 __all__ = ["read_python"]
@@ -43,17 +43,11 @@ def parse_metadata(text: str, path: str) -> Package | None:
 
 def read_python(image: Image) -> list[Package]:
     found: list[Package] = []
-    seen: set[str] = set()
-    for pattern in PATTERNS:
-        for path in image.glob(pattern):
-            path = "/" + path.lstrip("/")
-            if path in seen:
-                continue
-            seen.add(path)
-            text = read_db(image, path)
-            if text is None:
-                continue
-            package = parse_metadata(text, path)
-            if package is not None:
-                found.append(package)
+    for path in find_paths(image, PATTERNS, ("/site-packages/", "/dist-packages/")):
+        text = read_db(image, path)
+        if text is None:
+            continue
+        package = parse_metadata(text, path)
+        if package is not None:
+            found.append(package)
     return found

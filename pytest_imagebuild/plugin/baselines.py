@@ -4,7 +4,9 @@
 calling test file the first time and passes; later it fails with the diff against that
 file. ``--imagebuild-update-baselines`` (or the ini key, or IMAGEBUILD_UPDATE_BASELINES=1)
 rewrites it instead. ``__baselines__/<name>.allow`` lists expected changes, one ignore rule
-a line (path globs, fields, GLOB:FIELD, ``#`` comments), which never fail the test.
+a line (path globs, fields, GLOB:FIELD, package rules, ``#`` comments), which never fail
+the test. A baseline without a packages section (written before baselines recorded
+packages) fails with a hint to rewrite it, unless the allow list ignores ``packages``.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from pytest_imagebuild.diff import ImageDiff, Rules
 from pytest_imagebuild.diff.files import compare_files
 from pytest_imagebuild.diff.inventory import image_inventory
 from pytest_imagebuild.diff.meta import compare_fields, config_fields
+from pytest_imagebuild.diff.packages import compare_packages, image_packages
 from pytest_imagebuild.diff.render import diff_lines
-from pytest_imagebuild.errors import ImageBuildError, UsageError
+from pytest_imagebuild.errors import ImageBuildError, ImageFormatError, Location, UsageError
 from pytest_imagebuild.image import Image
 from pytest_imagebuild.plugin.baselines_format import parse_baseline, render_baseline
 
@@ -34,7 +37,9 @@ LIMITS = {0: 10, 1: 50}
 
 def baseline_text(image: Image, mtimes: bool = False) -> str:
     """The baseline text of ``image`` (every file digest is computed)."""
-    return render_baseline(config_fields(image), image_inventory(image), mtimes)
+    return render_baseline(
+        config_fields(image), image_inventory(image), mtimes, packages=image_packages(image)
+    )
 
 
 def _allow_rules(path: Path) -> list[str]:
@@ -45,14 +50,41 @@ def _allow_rules(path: Path) -> list[str]:
 
 
 def compare_text(
-    old: str, new: str, where: str, allow: list[str] | tuple[str, ...] = ()
+    old: str,
+    new: str,
+    where: str,
+    allow: list[str] | tuple[str, ...] = (),
+    update: str = "pytest --imagebuild-update-baselines",
 ) -> ImageDiff:
-    """The diff from baseline text ``old`` to ``new``, leaving out ``allow`` rules."""
+    """The diff from baseline text ``old`` to ``new``, leaving out ``allow`` rules.
+
+    An ``old`` without a packages section is an ImageFormatError whose message also
+    says whether the rest matches; ``update`` is the command its hint names."""
     rules = Rules.parse(allow)
     a, b = parse_baseline(old, where), parse_baseline(new, "the image")
     added, removed, changed = compare_files(a.files, b.files, rules)
     config = compare_fields(a.config, b.config, rules)
-    return ImageDiff(added=added, removed=removed, changed=changed, config=config)
+    result = ImageDiff(added=added, removed=removed, changed=changed, config=config)
+    if rules.skips_packages:
+        return result
+    if a.packages is None:
+        lines = ["the baseline has no [packages] section (it was written before baselines "]
+        lines[0] += "recorded installed packages); "
+        if result.is_empty:
+            lines[0] += "the rest of it matches the image"
+        else:
+            lines[0] += "the rest of it differs from the image:"
+            lines += diff_lines(result, None)
+        raise ImageFormatError(
+            "\n".join(lines),
+            location=Location(where, 1),
+            hint=f"run {update} to add the section and review it in the VCS diff, "
+            "or allow 'packages' in the allow list",
+        )
+    packages = compare_packages(a.packages, b.packages or {}, rules)
+    return ImageDiff(
+        added=added, removed=removed, changed=changed, config=config, packages=packages
+    )
 
 
 def _update_requested() -> bool:
@@ -108,7 +140,11 @@ def assert_matches_baseline(
         allow = _allow_rules(folder / f"{name}.allow")
         result = compare_text(path.read_text(encoding="utf-8"), text, str(path), allow)
     except ImageBuildError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        problem = str(exc)
+    else:
+        problem = ""
+    if problem:  # failed outside the handler, so pytest shows no chained exception
+        pytest.fail(problem, pytrace=False)
     if result.is_empty:
         return
     lines = [f"the image does not match the baseline {path}:"]

@@ -1,4 +1,4 @@
-"""The baseline text format: an image's config and file inventory, one line per item.
+"""The baseline text format: an image's config, packages and files, one line per item.
 
 ::
 
@@ -6,6 +6,9 @@
     [config]
     config.env.PATH "/usr/local/bin:/usr/bin"
     config.user "app"
+    [packages]
+    dpkg libc6 2.36-9+deb12u7 arch=amd64
+    python six 1.16.0 in=/usr/lib/python3/dist-packages
     [files]
     /bin dir 0755 0:0
     /bin/sh symlink 0777 0:0 -> busybox
@@ -13,7 +16,10 @@
     /usr/bin/ping file 0755 0:0 size=9 sha256=... xattr.security.capability=0x0100...
 
 Sections come in a fixed order and lines sort by path or field name, so a VCS diff of
-two baselines reads as the image diff does. Config values are JSON. Paths and link
+two baselines reads as the image diff does. Config values are JSON. A package line is
+ecosystem, name and version, then ``arch=`` when known and ``in=`` the folder for Python
+and npm packages (see ``diff.packages.place``). A baseline written before packages were
+recorded has no ``[packages]`` section: ``Baseline.packages`` is None for it. Paths and link
 targets escape backslash, space, "=", control characters and bytes that are not UTF-8
 (``\\x20``, ``\\x0a``, ``\\xff``), so every path is one token and a baseline written on
 one machine reads the same on another. Times appear only when asked (``mtime=``).
@@ -23,15 +29,19 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 
 from pytest_imagebuild.diff.inventory import Entry, Inventory
 from pytest_imagebuild.diff.model import Value
+from pytest_imagebuild.diff.packages import PackageKey, key_order
 from pytest_imagebuild.errors import ImageFormatError, Location
+from pytest_imagebuild.packages import Package
+from pytest_imagebuild.packages.model import canonical_name
 
 __all__ = ["HEADER", "Baseline", "escape", "parse_baseline", "render_baseline", "unescape"]
 
 HEADER = "# pytest-imagebuild baseline 1"
-SECTIONS = ("config", "files")
+SECTIONS = ("config", "packages", "files")
 _ESCAPE = re.compile(r"[\\\s=\x00-\x1f\x7f\udc80-\udcff]")
 _UNESCAPE = re.compile(r"\\x([0-9a-f]{2})|\\u([0-9a-f]{4})|\\\\")
 
@@ -64,11 +74,18 @@ def unescape(text: str) -> str:
 
 
 class Baseline:
-    """A parsed baseline: config fields and an inventory with known digests."""
+    """A parsed baseline: config fields, packages (None when the baseline has no packages
+    section) and an inventory with known digests."""
 
-    def __init__(self, config: dict[str, Value], files: Inventory) -> None:
+    def __init__(
+        self,
+        config: dict[str, Value],
+        files: Inventory,
+        packages: dict[PackageKey, Package] | None,
+    ) -> None:
         self.config = config
         self.files = files
+        self.packages = packages
 
 
 def _value(value: Value) -> str:
@@ -89,11 +106,28 @@ def _file_line(path: str, e: Entry, sha256: str | None, mtimes: bool) -> str:
     return " ".join(parts)
 
 
-def render_baseline(config: dict[str, Value], files: Inventory, mtimes: bool = False) -> str:
+def _package_line(key: PackageKey, p: Package) -> str:
+    parts = [escape(p.ecosystem), escape(p.name), escape(p.version)]
+    if p.arch:
+        parts.append(f"arch={escape(p.arch)}")
+    if key[2]:
+        parts.append(f"in={escape(key[2])}")
+    return " ".join(parts)
+
+
+def render_baseline(
+    config: dict[str, Value],
+    files: Inventory,
+    mtimes: bool = False,
+    *,
+    packages: Mapping[PackageKey, Package],
+) -> str:
     lines = [HEADER, "[config]"]
     for name in sorted(config):
         if config[name] is not None and (mtimes or name != "config.created"):
             lines.append(f"{escape(name)} {_value(config[name])}")
+    lines.append("[packages]")
+    lines += [_package_line(key, packages[key]) for key in sorted(packages, key=key_order)]
     lines.append("[files]")
     for path in sorted(files.entries):
         lines.append(_file_line(path, files.entries[path], files.sha256(path), mtimes))
@@ -141,6 +175,18 @@ def _parse_file(line: str) -> tuple[str, Entry]:
     return unescape(path), entry
 
 
+def _parse_package(line: str) -> tuple[PackageKey, Package]:
+    ecosystem, name, version, *rest = (unescape(word) for word in line.split(" "))
+    found = {"arch": "", "in": ""}
+    for word in rest:
+        key, sep, value = word.partition("=")
+        if not sep or key not in found:
+            raise ValueError(f"unexpected word {word!r}")
+        found[key] = value
+    package = Package(name, version, ecosystem, found["in"], arch=found["arch"] or None)
+    return (ecosystem, canonical_name(ecosystem, name), found["in"]), package
+
+
 def parse_baseline(text: str, where: str) -> Baseline:
     """Read a baseline; a malformed line is an ImageFormatError naming the file and line."""
     lines = text.splitlines()
@@ -152,6 +198,7 @@ def parse_baseline(text: str, where: str) -> Baseline:
         )
     config: dict[str, Value] = {}
     entries: dict[str, Entry] = {}
+    packages: dict[PackageKey, Package] | None = None
     section = ""
     for number, line in enumerate(lines[1:], 2):
         try:
@@ -159,9 +206,14 @@ def parse_baseline(text: str, where: str) -> Baseline:
                 continue
             if line.startswith("[") and line.endswith("]") and line[1:-1] in SECTIONS:
                 section = line[1:-1]
+                if section == "packages":
+                    packages = {} if packages is None else packages
             elif section == "config":
                 name, _, value = line.partition(" ")
                 config[unescape(name)] = _parse_value(value)
+            elif section == "packages" and packages is not None:
+                key, package = _parse_package(line)
+                packages[key] = package
             elif section == "files":
                 path, entry = _parse_file(line)
                 entries[path] = entry
@@ -173,4 +225,4 @@ def parse_baseline(text: str, where: str) -> Baseline:
                 location=Location(where, number),
                 hint="fix the line, or run pytest --imagebuild-update-baselines to rewrite it",
             ) from None
-    return Baseline(config, Inventory(entries))
+    return Baseline(config, Inventory(entries), packages)

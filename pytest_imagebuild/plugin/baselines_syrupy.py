@@ -20,9 +20,11 @@ from pytest_imagebuild.plugin.baselines import baseline_text, compare_text
 
 __all__ = ["ImageExtension"]
 
+UPDATE = "pytest --snapshot-update"
+
 
 class ImageExtension(SingleFileSnapshotExtension):
-    """Snapshots of an ``Image``: its baseline text (config and file inventory)."""
+    """Snapshots of an ``Image``: its baseline text (config, packages, file inventory)."""
 
     file_extension = "image.txt"
     _write_mode = WriteMode.TEXT
@@ -38,13 +40,15 @@ class ImageExtension(SingleFileSnapshotExtension):
         if not isinstance(snapshot_data, str) or not isinstance(serialized_data, str):
             return False
         try:
-            return compare_text(snapshot_data, serialized_data, "the snapshot").is_empty
+            return compare_text(snapshot_data, serialized_data, "the snapshot", (), UPDATE).is_empty
         except ImageBuildError:
             return False
 
     def diff_lines(self, serialized_data: Any, snapshot_data: Any) -> Iterator[str]:
         try:
-            result = compare_text(str(snapshot_data), str(serialized_data), "the snapshot")
+            result = compare_text(
+                str(snapshot_data), str(serialized_data), "the snapshot", (), UPDATE
+            )
         except ImageBuildError as exc:
             yield str(exc)
             return

@@ -181,7 +181,7 @@ def _compare_modes(left: int, right: int) -> list[str]:
 
 def _only(one: ImageDiff, other: ImageDiff) -> ImageDiff:
     """The items of ``one`` that ``other`` lacks, per section."""
-    fields = ("added", "removed", "changed", "config", "layers", "history")
+    fields = ("added", "removed", "changed", "config", "layers", "history", "packages")
     parts = {}
     for name in fields:
         theirs = set(getattr(other, name))

@@ -56,7 +56,8 @@ def test_json_is_stable_and_versioned(images: tuple[Path, Path]) -> None:
     assert first.returncode == 1
     assert first.stdout == second.stdout
     doc = json.loads(first.stdout)
-    assert doc["schema_version"] == 1
+    assert doc["schema_version"] == 2
+    assert doc["packages"] == []
     assert doc["same"] is False
     changed = {c["path"]: c["changes"] for c in doc["changed"]}
     assert {"field": "mode", "old": "0644", "new": "0600"} in changed["/a"]

@@ -8,12 +8,10 @@ import pytest
 
 from pytest_imagebuild.builder.build import build
 from pytest_imagebuild.builder.options import BuildOptions
-from pytest_imagebuild.diff.inventory import image_inventory
-from pytest_imagebuild.diff.meta import config_fields
 from pytest_imagebuild.diff.render import diff_lines
 from pytest_imagebuild.image import Image
-from pytest_imagebuild.plugin.baselines import compare_text
-from pytest_imagebuild.plugin.baselines_format import parse_baseline, render_baseline
+from pytest_imagebuild.plugin.baselines import baseline_text, compare_text
+from pytest_imagebuild.plugin.baselines_format import parse_baseline
 from tests.diff.conftest import Builder
 from tests.image import imagekit as k
 
@@ -88,8 +86,8 @@ def test_baseline_text_round_trips_odd_paths(tmp_path: Path) -> None:
     with Image.open(
         k.docker_archive(tmp_path / "odd.tar", k.Spec([lay], k.config([lay])))
     ) as image:
-        text = render_baseline(config_fields(image), image_inventory(image))
-        again = render_baseline(config_fields(image), image_inventory(image))
+        text = baseline_text(image)
+        again = baseline_text(image)
     assert text == again
     assert all(len(line.split(" ")) >= 4 for line in text.splitlines()[1:] if line[0] == "/")
     assert "/new\\x0aline file" in text
@@ -108,6 +106,6 @@ def test_baseline_of_a_built_image_is_deterministic(base_ref: str, build_tar: Bu
     texts = []
     for _ in range(2):
         with Image.open(build_tar(df)) as image:
-            texts.append(render_baseline(config_fields(image), image_inventory(image)))
+            texts.append(baseline_text(image))
     assert texts[0] == texts[1]
     assert "/x file 0644 0:0 size=2 sha256=" in texts[0]
