@@ -93,3 +93,34 @@ def test_single_uid_user_keeps_copy_owners_in_the_layer() -> None:
             assert (copied.uid, copied.gid) == (2000, 3000)
     finally:
         remove_as(user, work)
+
+
+def test_unreadable_base_layout_is_the_projects_error(tmp_path: Path) -> None:
+    """A base OCI layout whose blobs the building user may not read: an error naming the
+    file and the remedy, not an internal error."""
+
+    user = ensure_user(SINGLE_USER, subids=False)
+    work = user_dir(user)
+    try:
+        seed = work / "seed"
+        seed.mkdir()
+        shutil.copy2("/usr/bin/busybox", seed / "busybox")
+        (seed / "Dockerfile").write_text("FROM scratch\nCOPY busybox /bin/busybox\n")
+        from pytest_imagebuild.builder.build import build
+        from pytest_imagebuild.builder.options import BuildOptions
+
+        layout = work / "layout"
+        build(BuildOptions(context=str(seed), no_push=True, oci_layout_path=layout), verbose=False)
+        ctx = work / "ctx"
+        ctx.mkdir()
+        (ctx / "Dockerfile").write_text(f"FROM oci:{layout}\nRUN true\n")
+        chown_tree(ctx, user)
+        for blob in (layout / "blobs" / "sha256").iterdir():
+            blob.chmod(0o600)  # root's, unreadable for the user
+        result = build_as(user, ctx, work / "out.tar")
+        assert result["ok"] is False
+        assert result["type"] == "ImageFormatError"
+        assert f"cannot read {layout}/blobs/sha256/" in str(result["error"])
+        assert "Permission denied" in str(result["error"])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

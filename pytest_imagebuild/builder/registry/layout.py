@@ -65,6 +65,16 @@ def _read_small(root: Path, digest: str, entry: Descriptor) -> tuple[bytes, str]
         return path.read_bytes(), entry.media_type if digest == entry.digest else ""
     except FileNotFoundError as exc:
         raise ImageFormatError(f"OCI layout {root} lacks blob {digest}") from exc
+    except OSError as exc:
+        raise _unreadable(root, path, exc) from exc
+
+
+def _unreadable(root: Path, path: Path, exc: OSError) -> ImageFormatError:
+    return ImageFormatError(
+        f"cannot read {path} in OCI layout {root}: {exc.strerror or exc}",
+        hint="the building user must be able to read the layout's files (a build as a "
+        "user reads them in its user namespace, as that user)",
+    )
 
 
 def _matches(desc: Descriptor, tag: str) -> bool:
@@ -122,6 +132,8 @@ def _copy_blob(root: Path, desc: Descriptor, store: BlobStore) -> Path:
                 writer.write(data)
     except FileNotFoundError as exc:
         raise ImageFormatError(f"OCI layout {root} lacks blob {desc.digest}") from exc
+    except OSError as exc:
+        raise _unreadable(root, src, exc) from exc
     except ValueError as exc:
         raise ImageFormatError(
             f"digest mismatch for blob {desc.digest} in OCI layout {root}: {exc}"
