@@ -1,0 +1,122 @@
+"""Hygiene: a pytest session leaves no temporary directory, process or mount after a normal
+run, after Ctrl-C during a build, and after an xdist worker is SIGKILLed mid-build."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from tests.plugin.buildproject import BASE, build_project
+from tests.plugin.session_support import (
+    RECORD,
+    mounts_under,
+    run_session,
+    tmp_leftovers,
+    wait_for_run,
+    wait_gone,
+)
+
+DOCKERFILES = {
+    f"Dockerfile.{name}": BASE + f"RUN sleep 1 && echo {name} > /{name}\n" for name in "ab"
+}
+
+
+def _check_clean(proc_pid: int, tmpdir: Path, output: str) -> None:
+    assert wait_gone(proc_pid) == [], f"processes of the session survive:\n{output}"
+    assert mounts_under(tmpdir) == [], output
+    assert tmp_leftovers(tmpdir) == [], output
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, busybox_rootfs_tar: Path) -> Path:
+    build_project(pytester, busybox_rootfs_tar, DOCKERFILES)
+    pytester.makepyfile(test_record=RECORD)
+    return pytester.path
+
+
+def test_a_normal_run_leaves_no_temp_dir_process_or_mount(project: Path, tmp_path: Path) -> None:
+    """Fault: none; a session with ``-p no:cacheprovider`` and no cache directory given, so
+    its image cache is a per-run directory in the system temp directory. Must hold: the
+    session passes and afterwards nothing of it is left in the temp directory, no process
+    of its session lives and nothing is mounted there."""
+    proc = run_session(project, tmpdir=tmp_path / "tmp")
+    out = proc.communicate(timeout=180)[0]
+    assert proc.returncode == 0, out
+    assert "images: 2 built" in out
+    _check_clean(proc.pid, tmp_path / "tmp", out)
+
+
+def test_ctrl_c_during_a_build_leaves_nothing(project: Path, tmp_path: Path) -> None:
+    """Fault: SIGINT to the session's process group (Ctrl-C in a terminal) while a RUN is
+    sleeping. Must hold: the session stops (interrupted) and leaves no temp directory, no
+    process (the RUN's included) and no mount."""
+    proc = run_session(project, tmpdir=tmp_path / "tmp")
+    wait_for_run(proc)
+    os.killpg(proc.pid, signal.SIGINT)
+    out = proc.communicate(timeout=60)[0]
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, out
+    _check_clean(proc.pid, tmp_path / "tmp", out)
+
+
+def test_a_killed_xdist_worker_leaves_nothing_beyond_the_run(project: Path, tmp_path: Path) -> None:
+    """Fault: the xdist worker that is building an image is SIGKILLed while its RUN sleeps
+    (an OOM kill), in a session whose image cache is a per-run directory, and in one with a
+    shared cache directory. Must hold: the per-run session ends (the crash reported) leaving
+    no temp directory, process or mount; with a shared cache directory nothing but the dead
+    worker's staging directory (its lock free) is left, and a later session reaps it."""
+    for cache in (None, tmp_path / "cache"):
+        tmpdir = tmp_path / ("tmp-run" if cache is None else "tmp-shared")
+        args = (
+            "-n",
+            "2",
+            "-p",
+            "xdist",
+            *(("--imagebuild-cache-dir", str(cache)) if cache else ()),
+        )
+        proc = run_session(project, *args, tmpdir=tmpdir)
+        sleeper = wait_for_run(proc)
+        worker = _worker_of(sleeper, proc.pid)
+        os.kill(worker, signal.SIGKILL)
+        out = proc.communicate(timeout=180)[0]
+        assert "crashed" in out, out
+        _check_clean(proc.pid, tmpdir, out)
+        if cache is None:
+            continue
+        # what is left is the dead worker's staging directory, unless the worker xdist
+        # started in its place already reaped it
+        staged = sorted((cache / "tmp").iterdir())
+        assert all(p.name.startswith("build-") for p in staged), staged
+        assert all(_dead(p) for p in staged if p.name.endswith(".live")), staged
+        again = run_session(project, "--imagebuild-cache-dir", str(cache), tmpdir=tmpdir)
+        out = again.communicate(timeout=180)[0]
+        assert again.returncode == 0, out
+        assert list((cache / "tmp").iterdir()) == [], out
+        _check_clean(again.pid, tmpdir, out)
+
+
+def _dead(lock: Path) -> bool:
+    """Whether nobody holds the liveness lock ``lock``."""
+    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def _worker_of(pid: int, session: int) -> int:
+    """The xdist worker process above ``pid``: the ancestor whose parent is the session."""
+    while True:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        parent = int(stat[stat.rindex(")") + 2 :].split()[1])
+        if parent == session:
+            return pid
+        if parent <= 1:
+            raise AssertionError("the RUN is not below the session")
+        pid = parent
