@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,28 @@ def _worker_of(pid: int, session: int) -> int:
         if parent <= 1:
             raise AssertionError("the RUN is not below the session")
         pid = parent
+
+
+def test_what_cannot_be_removed_is_a_summary_warning(project: Path, tmp_path: Path) -> None:
+    """Fault: a dead build's staging directory in the shared cache directory holds a mount
+    point (a crash left a mount behind), so the reaper cannot remove it. Must hold: the
+    session still builds and passes, and its terminal summary names what it could not
+    remove; once the mount is gone a later session removes it."""
+    cache = tmp_path / "cache"
+    dead = cache / "tmp" / "build-dead"
+    (dead / "mnt").mkdir(parents=True)
+    (cache / "tmp" / "build-dead.live").touch()
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(dead / "mnt")], check=True)
+    args = ("--imagebuild-cache-dir", str(cache), "-k", "a and 0")
+    try:
+        proc = run_session(project, *args, tmpdir=tmp_path / "tmp")
+        out = proc.communicate(timeout=180)[0]
+    finally:
+        subprocess.run(["umount", str(dead / "mnt")], check=True)
+    assert proc.returncode == 0, out
+    assert f"could not remove: {dead / 'mnt'}: " in out
+    again = run_session(project, *args, tmpdir=tmp_path / "tmp")
+    out = again.communicate(timeout=180)[0]
+    assert again.returncode == 0, out
+    assert "could not remove" not in out
+    assert list((cache / "tmp").iterdir()) == []
