@@ -18,7 +18,7 @@ import copy
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_imagebuild.builder import registry, userns
@@ -30,9 +30,9 @@ from pytest_imagebuild.plugin.bases import BaseResolver, image_refs, plan_for
 from pytest_imagebuild.plugin.buildkey import build_key, context_digest, dockerfile_digest
 from pytest_imagebuild.plugin.imagecache import ImageEntry, ImageStore, staged_tarball
 from pytest_imagebuild.plugin.sources import BuildSpec
-from pytest_imagebuild.plugin.summary import BUILT, FAILED, REUSED, BuildRecord
+from pytest_imagebuild.plugin.summary import BUILT, FAILED, REUSED, BuildRecord, pruned_lines
 
-__all__ = ["EXECUTORS", "BuildSettings", "ImageBuilder"]
+__all__ = ["EXECUTORS", "BuildSettings", "ImageBuilder", "prune_images"]
 
 EXECUTORS = ("embedded",)
 
@@ -54,6 +54,10 @@ class BuildSettings:
     """Directories the test run writes (pytest's cache): never part of a context's key."""
     cleanup_problems: tuple[str, ...] = ()
     """What could not be removed of dead runs' directories while finding ``cache_dir``."""
+    cache_max_size: int | None = None
+    """Bytes the built images may take; the least recently used beyond it are removed."""
+    started: float = field(default_factory=time.time)
+    """When the session began: images used since then are never pruned."""
 
 
 _SpecId = tuple[str, str, str | None, tuple[tuple[str, str], ...], str | None]
@@ -250,6 +254,16 @@ class ImageBuilder:
                 worker=self._worker,
             )
         )
+
+
+def prune_images(settings: BuildSettings) -> list[str]:
+    """Keep the built images within ``settings.cache_max_size`` (least recently used go
+    first, none this session used); returns the summary lines, empty without a bound."""
+    if settings.cache_max_size is None:
+        return []
+    store = ImageStore(settings.cache_dir)
+    done = store.prune_lru(settings.cache_max_size, used_before=settings.started)
+    return pruned_lines(done.images, done.bytes, done.left, settings.cache_max_size, done.problems)
 
 
 def _fresh(error: ImageBuildError) -> ImageBuildError:

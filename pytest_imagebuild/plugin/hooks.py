@@ -18,7 +18,7 @@ from pytest_imagebuild.plugin.baselines_plugin import (
     configure_baselines,
     image_baseline,
 )
-from pytest_imagebuild.plugin.builds import BuildSettings, ImageBuilder
+from pytest_imagebuild.plugin.builds import BuildSettings, ImageBuilder, prune_images
 from pytest_imagebuild.plugin.factory import ImageFactory
 from pytest_imagebuild.plugin.report import build_header_line, header_line, image_summary
 from pytest_imagebuild.plugin.repr import explain_comparison
@@ -315,6 +315,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     lines = summary_lines(records, config.stash[settings_key].cache_dir)
     if factory is not None and factory.builder is not None:
         lines += [f"could not remove: {p}" for p in factory.builder.problems]
+    if getattr(config, "workerinput", None) is None:  # the controller, once per session
+        lines += prune_images(config.stash[settings_key])
     if lines:
         terminalreporter.write_sep("-", "imagebuild")
         for line in lines:
