@@ -106,11 +106,11 @@ def write_oci_layout(
     under its digest complete (temp name, then rename) before ``index.json`` names it.
     """
     parent, prefix = directory.parent, f".{directory.name}.partial-"
-    if directory.exists():
-        return _write_into(directory, manifest, config, layers, tags, platform)
     parent.mkdir(parents=True, exist_ok=True)
     for problem in reap_dead(parent, prefix):  # staging directories of writers that died
         sys.stderr.write(f"imagebuild: could not remove a dead build's files: {problem}\n")
+    if directory.exists():
+        return _write_into(directory, manifest, config, layers, tags, platform)
     with live_dir(parent, prefix) as work:
         staged = work / "layout"
         digest = _write_into(staged, manifest, config, layers, tags, platform)
