@@ -126,16 +126,16 @@ def _worker_of(pid: int, session: int) -> int:
 def test_what_cannot_be_removed_is_a_summary_warning(project: Path, tmp_path: Path) -> None:
     """Fault: a dead build's staging directory in the shared cache directory holds a mount
     point (a crash left a mount behind), so the reaper cannot remove it. Must hold: the
-    session still builds and passes, and its terminal summary names what it could not
-    remove; once the mount is gone a later session removes it."""
+    session (with xdist workers) still builds and passes, and its terminal summary names
+    what the worker could not remove; once the mount is gone a later session removes it."""
     cache = tmp_path / "cache"
     dead = cache / "tmp" / "build-dead"
     (dead / "mnt").mkdir(parents=True)
     (cache / "tmp" / "build-dead.live").touch()
     subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(dead / "mnt")], check=True)
     args = ("--imagebuild-cache-dir", str(cache), "-k", "a and 0")
-    try:
-        proc = run_session(project, *args, tmpdir=tmp_path / "tmp")
+    try:  # under xdist: the worker that reaps reports to the controller's summary
+        proc = run_session(project, "-n", "2", "-p", "xdist", *args, tmpdir=tmp_path / "tmp")
         out = proc.communicate(timeout=180)[0]
     finally:
         subprocess.run(["umount", str(dead / "mnt")], check=True)
