@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from pytest_imagebuild.builder.livedirs import locked_temp, reap_temp
+from pytest_imagebuild.builder.livedirs import locked_temp, reap_temp, sync_dir
 
 __all__ = ["BlobStore", "BlobWriter"]
 
@@ -72,6 +72,7 @@ class BlobStore:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+        sync_dir(self._dir)  # the name survives a power loss before any entry names it
 
     def reap_temp(self) -> list[str]:
         """Remove temp files of writers that died; returns what could not be removed."""

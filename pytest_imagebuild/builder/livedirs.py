@@ -37,6 +37,7 @@ __all__ = [
     "reap_dead",
     "reap_temp",
     "remove_tree",
+    "sync_dir",
 ]
 
 LIVE_SUFFIX = ".live"
@@ -201,3 +202,13 @@ def reap_temp(directory: Path, pattern: str = TEMP_PREFIX + "*") -> list[str]:
         finally:
             os.close(fd)
     return problems
+
+
+def sync_dir(path: Path) -> None:
+    """fsync a directory, so a rename inside it survives a power loss."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with contextlib.suppress(OSError):  # some file systems refuse it; the rename stands
+            os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -7,7 +7,6 @@ its age, and never a file still being written.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 import threading
@@ -15,21 +14,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pytest_imagebuild.builder.livedirs import locked_temp
+from pytest_imagebuild.builder.livedirs import locked_temp, sync_dir
 
 __all__ = ["file_lock", "sync_dir", "write_atomic"]
 
 _held = threading.local()
-
-
-def sync_dir(path: Path) -> None:
-    """fsync a directory, so a rename inside it survives a power loss."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        with contextlib.suppress(OSError):  # some file systems refuse it; the rename stands
-            os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -10,10 +10,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from ..cache.store import sync_dir
 from ..fs.streams import open_layer
 from ..fs.tarformat import DIRECTORY, REGULAR, Member, build_header, padding
-from ..livedirs import locked_temp, reap_temp
+from ..livedirs import locked_temp, reap_temp, sync_dir
 
 __all__ = [
     "TEMP_MARK",

@@ -14,8 +14,7 @@ from typing import Any
 
 from pytest_imagebuild import oci
 
-from ..cache.store import sync_dir
-from ..livedirs import live_dir, reap_dead, reap_temp
+from ..livedirs import live_dir, reap_dead, reap_temp, sync_dir
 from .files import TEMP_MARK, atomic_file, link_or_copy
 
 __all__ = ["LayoutLayer", "build_manifest", "write_oci_layout"]
