@@ -11,7 +11,15 @@ from pathlib import Path
 
 from tests.builder.crash_support import descendants_named, mounts_under, wait_gone
 
-__all__ = ["descendants_named", "mounts_under", "run_session", "tmp_leftovers", "wait_gone"]
+__all__ = [
+    "RECORD",
+    "descendants_named",
+    "mounts_under",
+    "run_session",
+    "tmp_leftovers",
+    "wait_for_run",
+    "wait_gone",
+]
 
 RECORD = """
 import hashlib

@@ -1,14 +1,16 @@
 """Two pytest sessions with two xdist workers each, on one ``--imagebuild-cache-dir``, build
-what one sequential session builds."""
+what one sequential session builds; a session never waits on another's unrelated image."""
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import pytest
 
 from tests.plugin.buildproject import BASE, build_project
-from tests.plugin.session_support import RECORD, run_session
+from tests.plugin.session_support import RECORD, run_session, wait_for_run
 
 DOCKERFILES = {
     f"Dockerfile.{name}": BASE + f"RUN echo {name} > /{name} && sleep 0.5\n" for name in "ab"
@@ -56,3 +58,33 @@ def test_two_xdist_sessions_on_one_cache_dir_match_a_sequential_session(
     built = sum(int(line.split()[1]) for line in totals)
     assert built == 2, totals
     assert len(list((cache / "images").glob("*/*/image.tar"))) == 2
+
+
+def test_a_session_does_not_wait_for_another_sessions_unrelated_image(
+    pytester: pytest.Pytester, busybox_rootfs_tar: Path, tmp_path: Path
+) -> None:
+    """Fault: one session is held in a RUN of image ``a`` (its ``sleep`` stopped, so it
+    keeps every lock it takes) while a second session on the same cache directory needs
+    only image ``b``. Must hold: the second session builds ``b`` and passes while the first
+    is still held (no lock spans unrelated keys: not the image cache's, the layer cache's,
+    the base digests' or the context memo's); the first then completes and passes."""
+    build_project(pytester, busybox_rootfs_tar, DOCKERFILES)
+    pytester.makepyfile(test_record=RECORD)
+    cache = str(tmp_path / "cache")
+    first = run_session(
+        pytester.path, "--imagebuild-cache-dir", cache, "-k", "a and 0", tmpdir=tmp_path / "t1"
+    )
+    sleeper = wait_for_run(first)
+    os.kill(sleeper, signal.SIGSTOP)
+    try:
+        second = run_session(
+            pytester.path, "--imagebuild-cache-dir", cache, "-k", "b", tmpdir=tmp_path / "t2"
+        )
+        out = second.communicate(timeout=180)[0]
+        assert second.returncode == 0, out
+        assert "images: 1 built" in out, out
+        assert first.poll() is None, "the held session ended"
+    finally:
+        os.kill(sleeper, signal.SIGCONT)
+    out = first.communicate(timeout=180)[0]
+    assert first.returncode == 0, out
