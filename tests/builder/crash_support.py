@@ -91,12 +91,14 @@ def mounts_under(root: Path) -> list[str]:
 
 
 def leftovers(*roots: Path) -> list[str]:
-    """Temp files, staging directories, liveness locks and build directories under roots."""
+    """Temp files (any dot name), staging directories, liveness locks and build directories
+    under ``roots``."""
     found = []
     for root in roots:
         for path in root.rglob("*") if root.exists() else ():
             name = path.name
-            if any(mark in name for mark in TEMP_MARKS) or name.startswith("imagebuild-"):
+            temp = name.startswith(".") or any(mark in name for mark in TEMP_MARKS)
+            if temp or name.startswith("imagebuild-"):
                 found.append(str(path))
     return found
 

@@ -104,7 +104,8 @@ def test_killed_build_leaves_nothing_a_rebuild_trusts(
         rng = random.Random(f"{kind}-{phase}")
         cache = tmp_path / f"cache-{kind}-{phase}"  # the kill and the rebuild share it
         out = out_dir / NAMES[kind]
-        _remove(out)
+        for name in NAMES.values():
+            _remove(out_dir / name)
         proc = imagebuild(*_args(context, kind, out, cache, builds))
         started: Callable[[], bool] = getattr(Phases(proc.pid, builds, cache, out), phase)
         if stop_in_phase(proc, started, rng.uniform(0, DELAYS[phase])):
@@ -118,6 +119,7 @@ def test_killed_build_leaves_nothing_a_rebuild_trusts(
         finish(imagebuild(*_args(context, kind, out, cache, builds)))
         assert content_digest(out) == expected[kind], where
         assert leftovers(out_dir, cache, builds) == [], where
+        assert [p.name for p in out_dir.iterdir()] == [out.name], where
         assert list(builds.iterdir()) == [], where
         assert mounts_under(tmp_path) == [], where
     assert hit == CASES, f"the kills that landed in their phase: {hit}"

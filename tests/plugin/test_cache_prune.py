@@ -24,7 +24,7 @@ def test_least_recently_used_images_go_first_and_used_ones_stay(
 ) -> None:
     """Fault: the built images outgrow ``--imagebuild-cache-max-size``. Must hold: at the
     end of a session the least recently used image not used by it is removed and the
-    summary says so with sizes; an image the session used stays even when the bound is
+    summary says so with sizes; the image the session used stays although the bound is
     smaller than it (the summary says why); a bad size stops pytest with a usage error."""
     files = {f"Dockerfile.{n}": BASE + f"RUN echo {n} > /{n}\n" for n in "ab"}
     # what the runs themselves write in the project stays out of the context
@@ -41,31 +41,20 @@ def test_least_recently_used_images_go_first_and_used_ones_stay(
     hour_ago = time.time() - 3600
     for entry in entries:
         os.utime(entry / "entry.json", (hour_ago, hour_ago))
-    one = (entries[0] / "image.tar").stat().st_size
-    bound = str(one + 1000)
     second = pytester.runpytest_subprocess(
-        "--imagebuild-cache-dir", str(cache), "-p", "no:cacheprovider", "-k", "b",
-        "--imagebuild-cache-max-size", bound,
-    )  # fmt: skip
-    second.assert_outcomes(passed=1, deselected=1)
-    second.stdout.fnmatch_lines(
-        ["image cache: removed 1 least recently used image (*), * left of *"]
-    )
-    [kept] = cache.glob("images/*/*")
-    assert (kept / "image.tar").exists()
-    third = pytester.runpytest_subprocess(
         "--imagebuild-cache-dir", str(cache), "-p", "no:cacheprovider", "-k", "b",
         "--imagebuild-cache-max-size", "1kB",
     )  # fmt: skip
-    third.assert_outcomes(passed=1, deselected=1)
-    assert "images: 0 built" in third.stdout.str()
-    third.stdout.fnmatch_lines(
+    second.assert_outcomes(passed=1, deselected=1)
+    assert "images: 0 built" in second.stdout.str()  # b came from the cache, so b was used
+    second.stdout.fnmatch_lines(
         [
-            "image cache: removed 0 least recently used images (0 B), * left of 1.0 kB"
+            "image cache: removed 1 least recently used image (* MB), * MB left of 1.0 kB"
             " (the images this session used stay)"
         ]
     )
-    assert list(cache.glob("images/*/*")) == [kept]
+    [kept] = cache.glob("images/*/*")
+    assert (kept / "image.tar").stat().st_size > 1000
     assert list((cache / "tmp").iterdir()) == []
     bad = pytester.runpytest("--imagebuild-cache-max-size", "lots")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
