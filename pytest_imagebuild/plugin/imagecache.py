@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_imagebuild.builder.cache.store import file_lock, write_atomic
-from pytest_imagebuild.builder.livedirs import live_dir, reap_dead
+from pytest_imagebuild.builder.livedirs import live_dir, reap_dead, reap_temp
 
 __all__ = [
     "ENTRY_FORMAT",
@@ -202,10 +202,12 @@ class ImageStore:
         return found
 
     def prune_temp(self) -> list[str]:
-        """Remove the temp directories of builds whose process died (their lock is free);
-        returns what could not be removed."""
+        """Remove the temp directories and files of processes that died (their lock is
+        free); returns what could not be removed."""
         problems = reap_dead(self.root / "tmp", _STAGING)
-        return problems + reap_dead(self.root / "tmp", _EVICTING)
+        problems += reap_dead(self.root / "tmp", _EVICTING)
+        # temp files of write_atomic (bases.json, context memos) whose writer died
+        return problems + reap_temp(self.root) + reap_temp(self.root / "memo")
 
 
 def _sha256(path: Path) -> str:

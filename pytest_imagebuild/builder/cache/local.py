@@ -221,9 +221,9 @@ class LocalCache:
         return CacheUsage(removed, blobs, freed)
 
     def reap(self) -> list[str]:
-        """Remove the temp files of writers that died (blobs, entries); returns what could
+        """Remove the temp files of writers that died (blobs, entries, memos); returns what could
         not be removed. Files still being written are left, whatever their age."""
-        problems = self.blobs.reap_temp()
+        problems = self.blobs.reap_temp() + reap_temp(self.root / "memo")
         for directory in sorted((self.root / "entries").glob("[0-9a-f][0-9a-f]")):
             problems += reap_temp(directory)
         return problems
