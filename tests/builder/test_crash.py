@@ -4,11 +4,13 @@ output write) leaves no output, cache entry or temp state that a later run trust
 
 from __future__ import annotations
 
+import hashlib
 import random
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from pytest_imagebuild.builder.cache import LocalCache, StepKey
 from tests.builder.build_support import write_tree
 from tests.builder.crash_support import (
     content_digest,
@@ -64,6 +66,21 @@ def _args(context: Path, kind: str, out: Path, cache: Path, builds: Path) -> lis
     ]  # fmt: skip
 
 
+def _untrustworthy(cache: Path) -> list[str]:
+    """Entries the cache would serve whose blob does not hash to the digest they name."""
+    if not cache.exists():
+        return []
+    local = LocalCache(cache)
+    bad = []
+    for entry in cache.glob("entries/*/*.json"):
+        step = local.get(StepKey(entry.stem))
+        if step is not None and step.layer is not None:
+            blob = local.blobs.path(step.layer.digest).read_bytes()
+            if "sha256:" + hashlib.sha256(blob).hexdigest() != step.layer.digest:
+                bad.append(entry.stem)
+    return bad
+
+
 def _remove(path: Path) -> None:
     if path.is_dir():
         shutil.rmtree(path)
@@ -80,11 +97,12 @@ def test_killed_build_leaves_nothing_a_rebuild_trusts(
 ) -> None:
     """Fault: SIGKILL of the ``imagebuild`` process at a seeded random moment within each
     phase (base pull, RUN, layer write and cache store, output write), with a tarball
-    output, and within the output phase with an OCI layout output. Must hold
-    after each kill: the output's final name is absent or a complete image equal in content
-    to a clean build's; no process of the build survives; a rebuild with the same cache
-    directory succeeds with the same content (its layers verified against their digests);
-    after it no temp file, staging or build directory, liveness lock or mount remains."""
+    output, and within the output phase with an OCI layout output. Must hold after each
+    kill: the output's final name is absent or a complete image equal in content to a clean
+    build's; every cache entry a lookup trusts names a blob that hashes to its digest; no
+    process of the build survives; a rebuild with the same cache directory succeeds with
+    the same content (its layers verified against their digests); after it no temp file,
+    staging or build directory, liveness lock or mount remains."""
     reg = registry()
     base = push_base(reg, busybox_rootfs, tmp_path / "base")
     context = write_tree(tmp_path / "ctx", {"Dockerfile": DOCKERFILE.format(base=base)})
@@ -116,6 +134,7 @@ def test_killed_build_leaves_nothing_a_rebuild_trusts(
         assert wait_gone(proc.pid) == [], f"{where}: processes of the killed build survive"
         if out.exists():
             assert content_digest(out) == expected[kind], f"{where}: a partial output"
+        assert _untrustworthy(cache) == [], f"{where}: trusted entries with broken blobs"
         finish(imagebuild(*_args(context, kind, out, cache, builds)))
         assert content_digest(out) == expected[kind], where
         assert leftovers(out_dir, cache, builds) == [], where
