@@ -23,6 +23,7 @@ from pathlib import Path
 
 from pytest_imagebuild.builder import registry, userns
 from pytest_imagebuild.builder.build import BuildResult, build
+from pytest_imagebuild.builder.cache import LocalCache
 from pytest_imagebuild.builder.options import BuildOptions
 from pytest_imagebuild.builder.plan import Plan, host_platform_string
 from pytest_imagebuild.errors import ImageBuildError, Location, RegistryError
@@ -83,7 +84,8 @@ class ImageBuilder:
         self._logs: dict[int, str] = {}
         self._keys: dict[_SpecId, str] = {}
         self._worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-        self.problems = [*settings.cleanup_problems, *self.store.prune_temp()]
+        layers = LocalCache(settings.cache_dir / "layers")  # the executor's layer cache
+        self.problems = [*settings.cleanup_problems, *self.store.prune_temp(), *layers.reap()]
         """What the reaping of dead builds' directories could not remove (for the summary)."""
 
     def args_for(self, spec: BuildSpec) -> dict[str, str | None]:
