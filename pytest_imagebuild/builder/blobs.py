@@ -1,14 +1,20 @@
-"""A content-addressed blob store: ``<root>/blobs/sha256/<hex>``, temp name then rename."""
+"""A content-addressed blob store: ``<root>/blobs/sha256/<hex>``, temp name then rename.
+
+A blob is written to a locked temp file (``livedirs.locked_temp``), synced, and renamed to
+its digest only once its bytes hash to it, so a blob's name always holds exactly its bytes; a
+writer killed midway leaves a temp file that :meth:`BlobStore.reap_temp` removes.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
+
+from pytest_imagebuild.builder.livedirs import locked_temp, reap_temp, sync_dir
 
 __all__ = ["BlobStore", "BlobWriter"]
 
@@ -52,20 +58,25 @@ class BlobStore:
     @contextmanager
     def writer(self, expected: str | None = None) -> Iterator[BlobWriter]:
         """Write a blob; on success it appears under its digest, on error nothing remains."""
-        fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=".tmp-")
+        fd, tmp = locked_temp(self._dir)
         try:
             with os.fdopen(fd, "wb") as fh:
                 writer = BlobWriter(fh)
                 yield writer
                 fh.flush()
                 os.fsync(fh.fileno())  # an entry naming this blob must not outlive its bytes
-            digest = writer.finish()
-            if expected is not None and digest != expected:
-                raise ValueError(f"blob digest {digest} does not match expected {expected}")
-            os.replace(tmp, self.path(digest))
+                digest = writer.finish()
+                if expected is not None and digest != expected:
+                    raise ValueError(f"blob digest {digest} does not match expected {expected}")
+                os.replace(tmp, self.path(digest))  # renamed while still locked
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
+        sync_dir(self._dir)  # the name survives a power loss before any entry names it
+
+    def reap_temp(self) -> list[str]:
+        """Remove temp files of writers that died; returns what could not be removed."""
+        return reap_temp(self._dir)
 
     def write_bytes(self, data: bytes) -> str:
         with self.writer() as w:

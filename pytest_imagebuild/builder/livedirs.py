@@ -1,4 +1,4 @@
-"""Directories that belong to a live process, and the reaping of those whose owner died.
+"""Directories and temp files of live processes, and the reaping of those whose owner died.
 
 A live directory ``<base>/<prefix><random>`` has a lock file beside it,
 ``<base>/<prefix><random>.live``, that its owner holds an exclusive ``flock`` on for the
@@ -10,6 +10,10 @@ remove both. Age plays no part: a build that runs for a day keeps its directory.
 Removal goes through the user namespace when the caller is not root, so files a rootless
 build left owned by subordinate ids go too; what cannot be removed is reported, never
 silently kept.
+
+A temp file made by :func:`locked_temp` works the same way on its own: its writer holds an
+``flock`` on it until it is renamed into place (the lock follows the inode) or removed, so
+:func:`reap_temp` removes a dead writer's leftover, never a file still being written.
 """
 
 from __future__ import annotations
@@ -25,9 +29,19 @@ from pathlib import Path
 from pytest_imagebuild.builder import userns
 from pytest_imagebuild.errors import ImageBuildError
 
-__all__ = ["LIVE_SUFFIX", "live_dir", "reap_dead", "remove_tree"]
+__all__ = [
+    "LIVE_SUFFIX",
+    "TEMP_PREFIX",
+    "live_dir",
+    "locked_temp",
+    "reap_dead",
+    "reap_temp",
+    "remove_tree",
+    "sync_dir",
+]
 
 LIVE_SUFFIX = ".live"
+TEMP_PREFIX = ".tmp-"
 
 
 def _same_file(fd: int, path: Path) -> bool:
@@ -138,3 +152,63 @@ def reap_dead(base: Path, prefix: str) -> list[str]:
         finally:
             os.close(fd)
     return problems
+
+
+def locked_temp(directory: Path, prefix: str = TEMP_PREFIX) -> tuple[int, Path]:
+    """A new temp file in ``directory``, open for writing and exclusively locked.
+
+    The lock lives as long as the returned descriptor: close it only after the rename (or
+    after removing the file).
+    """
+    while True:
+        fd, name = tempfile.mkstemp(dir=directory, prefix=prefix)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        path = Path(name)
+        if _same_file(fd, path):  # no reaper removed it between create and lock
+            return fd, path
+        os.close(fd)
+
+
+def reap_temp(directory: Path, pattern: str = TEMP_PREFIX + "*") -> list[str]:
+    """Remove the temp files matching ``pattern`` in ``directory`` whose writer is gone.
+
+    Returns one line per file that could not be removed.
+    """
+    problems: list[str] = []
+    try:
+        names = sorted(directory.glob(pattern))
+    except OSError as exc:
+        return [f"{directory}: {exc}"]
+    for path in names:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            problems.append(f"{path}: {exc}")
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # its writer is alive
+            if _same_file(fd, path):
+                try:
+                    path.unlink()
+                except FileNotFoundError:
+                    pass
+                except OSError as exc:
+                    problems.append(f"{path}: {exc}")
+        finally:
+            os.close(fd)
+    return problems
+
+
+def sync_dir(path: Path) -> None:
+    """fsync a directory, so a rename inside it survives a power loss."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with contextlib.suppress(OSError):  # some file systems refuse it; the rename stands
+            os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,7 +61,7 @@ def publish(
         layers = [
             ArchiveLayer(layer.diff_id, layer.path, layer.compressed) for layer in state.layers
         ]
-        _atomic(options.tar_path, lambda tmp: write_docker_archive(tmp, config, layers, tags))
+        write_docker_archive(options.tar_path, config, layers, tags)  # temp name, then rename
     if options.oci_layout_path is not None:
         plat = Platform(state.os, state.architecture, state.variant)
         write_oci_layout(
@@ -102,16 +99,3 @@ def publish(
         layers=len(state.layers),
         pushed=tuple(pushed),
     )
-
-
-def _atomic(path: Path, write: Callable[[Path], object]) -> None:
-    """Write to a temp name next to ``path`` and rename: no partial tarball on failure."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -18,11 +18,12 @@ import copy
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_imagebuild.builder import registry, userns
 from pytest_imagebuild.builder.build import BuildResult, build
+from pytest_imagebuild.builder.cache import LocalCache
 from pytest_imagebuild.builder.contexts import NamedContexts
 from pytest_imagebuild.builder.options import BuildOptions
 from pytest_imagebuild.builder.plan import Plan, host_platform_string
@@ -36,9 +37,9 @@ from pytest_imagebuild.plugin.buildkey import (
 )
 from pytest_imagebuild.plugin.imagecache import ImageEntry, ImageStore, staged_tarball
 from pytest_imagebuild.plugin.sources import BuildSpec
-from pytest_imagebuild.plugin.summary import BUILT, FAILED, REUSED, BuildRecord
+from pytest_imagebuild.plugin.summary import BUILT, FAILED, REUSED, BuildRecord, pruned_lines
 
-__all__ = ["EXECUTORS", "BuildSettings", "ImageBuilder"]
+__all__ = ["EXECUTORS", "BuildSettings", "ImageBuilder", "prune_images"]
 
 EXECUTORS = ("embedded",)
 
@@ -60,6 +61,10 @@ class BuildSettings:
     """Directories the test run writes (pytest's cache): never part of a context's key."""
     cleanup_problems: tuple[str, ...] = ()
     """What could not be removed of dead runs' directories while finding ``cache_dir``."""
+    cache_max_size: int | None = None
+    """Bytes the built images may take; the least recently used beyond it are removed."""
+    started: float = field(default_factory=time.time)
+    """When the session began: images used since then are never pruned."""
 
 
 _SpecId = tuple[
@@ -87,7 +92,8 @@ class ImageBuilder:
         self._logs: dict[int, str] = {}
         self._keys: dict[_SpecId, str] = {}
         self._worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-        self.problems = [*settings.cleanup_problems, *self.store.prune_temp()]
+        layers = LocalCache(settings.cache_dir / "layers")  # the executor's layer cache
+        self.problems = [*settings.cleanup_problems, *self.store.prune_temp(), *layers.reap()]
         """What the reaping of dead builds' directories could not remove (for the summary)."""
 
     def args_for(self, spec: BuildSpec) -> dict[str, str | None]:
@@ -267,6 +273,16 @@ class ImageBuilder:
                 worker=self._worker,
             )
         )
+
+
+def prune_images(settings: BuildSettings) -> list[str]:
+    """Keep the built images within ``settings.cache_max_size`` (least recently used go
+    first, none this session used); returns the summary lines, empty without a bound."""
+    if settings.cache_max_size is None:
+        return []
+    store = ImageStore(settings.cache_dir)
+    done = store.prune_lru(settings.cache_max_size, used_before=settings.started)
+    return pruned_lines(done.images, done.bytes, done.left, settings.cache_max_size, done.problems)
 
 
 def _fresh(error: ImageBuildError) -> ImageBuildError:

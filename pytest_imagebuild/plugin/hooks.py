@@ -18,7 +18,7 @@ from pytest_imagebuild.plugin.baselines_plugin import (
     configure_baselines,
     image_baseline,
 )
-from pytest_imagebuild.plugin.builds import BuildSettings, ImageBuilder
+from pytest_imagebuild.plugin.builds import BuildSettings, ImageBuilder, prune_images
 from pytest_imagebuild.plugin.factory import ImageFactory
 from pytest_imagebuild.plugin.report import build_header_line, header_line, image_summary
 from pytest_imagebuild.plugin.repr import explain_comparison
@@ -55,10 +55,12 @@ __all__ = [
 SECTION = "imagebuild"
 LOG_SECTION = "imagebuild build log"
 WORKER_OUTPUT = "imagebuild_records"
+WORKER_PROBLEMS = "imagebuild_cleanup_problems"
 factory_key = pytest.StashKey[ImageFactory]()
 configured_key = pytest.StashKey[TarballSource | None]()
 settings_key = pytest.StashKey[BuildSettings]()
 worker_records_key = pytest.StashKey[list[BuildRecord]]()
+worker_problems_key = pytest.StashKey[list[str]]()
 image_key = pytest.StashKey[Image]()
 structure_key = pytest.StashKey[dict[Path, ImageSource | None]]()
 structure_seen_key = pytest.StashKey[set[Path]]()
@@ -292,6 +294,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     workeroutput = getattr(session.config, "workeroutput", None)
     if isinstance(workeroutput, dict) and factory.builder is not None:
         workeroutput[WORKER_OUTPUT] = [r.to_dict() for r in factory.builder.records]
+        workeroutput[WORKER_PROBLEMS] = list(factory.builder.problems)
     factory.close()
 
 
@@ -304,6 +307,8 @@ def pytest_testnodedown(node: object, error: object) -> None:
         return
     records = config.stash.setdefault(worker_records_key, [])
     records += [BuildRecord.from_dict(item) for item in output.get(WORKER_OUTPUT, [])]
+    problems = config.stash.setdefault(worker_problems_key, [])
+    problems += [str(item) for item in output.get(WORKER_PROBLEMS, []) if item not in problems]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -315,6 +320,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     lines = summary_lines(records, config.stash[settings_key].cache_dir)
     if factory is not None and factory.builder is not None:
         lines += [f"could not remove: {p}" for p in factory.builder.problems]
+    lines += [f"could not remove: {p}" for p in config.stash.get(worker_problems_key, [])]
+    if getattr(config, "workerinput", None) is None:  # the controller, once per session
+        lines += prune_images(config.stash[settings_key])
     if lines:
         terminalreporter.write_sep("-", "imagebuild")
         for line in lines:

@@ -6,6 +6,7 @@
 <root>/locks/<hh>/<key>.lock          flock held while one process builds the key
 <root>/tmp/build-<random>/entry/      a build in progress (renamed into images/ when done)
 <root>/tmp/build-<random>.live        flock held by the process that owns that build
+<root>/tmp/evict-<random>/            an entry being removed by ``prune_lru``
 ```
 
 An entry is trusted only if ``entry.json`` parses, carries this format and its own key, and
@@ -15,11 +16,13 @@ wait for. The tarball is synced before ``entry.json`` is written, and the entry 
 appears by one ``rename`` of a complete temp directory, so a build killed at any point leaves
 at most a temp directory, never an entry. A temp directory is removed when its owner's lock
 is free (the owner died), never because of its age: ``prune_temp`` reports what it could
-not remove.
+not remove. ``prune_lru`` keeps the tarballs under a size bound, removing the least recently
+used first (``entry.json``'s mtime is touched on each use) and never one used this session.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -31,14 +34,32 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_imagebuild.builder.cache.store import file_lock, write_atomic
-from pytest_imagebuild.builder.livedirs import live_dir, reap_dead
+from pytest_imagebuild.builder.livedirs import live_dir, reap_dead, reap_temp
 
-__all__ = ["ENTRY_FORMAT", "VERIFY_AGE", "ImageEntry", "ImageStore", "staged_tarball"]
+__all__ = [
+    "ENTRY_FORMAT",
+    "VERIFY_AGE",
+    "ImageEntry",
+    "ImageStore",
+    "Pruned",
+    "staged_tarball",
+]
 
 ENTRY_FORMAT = "imagebuild-image-2"
 VERIFY_AGE = 600.0
 """Entries younger than this (seconds) have their tarball's digest checked on every use."""
 _STAGING = "build-"
+_EVICTING = "evict-"
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """What :meth:`ImageStore.prune_lru` removed, what is left, what it could not remove."""
+
+    images: int
+    bytes: int
+    left: int
+    problems: list[str]
 
 
 @dataclass(frozen=True)
@@ -90,6 +111,8 @@ class ImageStore:
             young = time.time() - float(data["created"]) < VERIFY_AGE
             if young and _sha256(tarball) != data.get("sha256"):
                 return None
+            with contextlib.suppress(OSError):  # a read-only cache still serves
+                os.utime(where / "entry.json")  # its mtime is the last use, for prune_lru
             return ImageEntry(
                 key,
                 tarball,
@@ -138,10 +161,53 @@ class ImageStore:
             raise OSError(f"image cache entry {final} did not verify after writing it")
         return found
 
+    def prune_lru(self, max_bytes: int, *, used_before: float) -> Pruned:
+        """Remove the least recently used images until the tarballs total at most
+        ``max_bytes``; an image used at or after ``used_before`` (this session's) stays.
+
+        Each goes under its key's lock (a process building or reusing it has it) by one
+        rename into a live temp directory, so no reader sees half an entry."""
+        entries = sorted(self._entries(), key=lambda item: item[1])
+        total = sum(size for _, _, size in entries)
+        images = freed = 0
+        problems: list[str] = []
+        for key, used, size in entries:
+            if total <= max_bytes or used >= used_before:
+                break
+            with self.lock(key):
+                try:
+                    if (self._dir(key) / "entry.json").stat().st_mtime >= used_before:
+                        continue  # used meanwhile
+                    with live_dir(self.root / "tmp", _EVICTING) as bin_:
+                        os.rename(self._dir(key), bin_ / key)
+                    with contextlib.suppress(OSError):  # the <hh> directory, when empty
+                        self._dir(key).parent.rmdir()
+                except OSError as exc:
+                    problems.append(f"{self._dir(key)}: {exc}")
+                    continue
+            total -= size
+            images += 1
+            freed += size
+        return Pruned(images, freed, total, problems)
+
+    def _entries(self) -> list[tuple[str, float, int]]:
+        """(key, last use, tarball bytes) of every entry directory."""
+        found = []
+        for entry in self.root.glob("images/*/*/entry.json"):
+            try:
+                size = (entry.parent / "image.tar").stat().st_size
+                found.append((entry.parent.name, entry.stat().st_mtime, size))
+            except OSError:
+                continue
+        return found
+
     def prune_temp(self) -> list[str]:
-        """Remove the temp directories of builds whose process died (their lock is free);
-        returns what could not be removed."""
-        return reap_dead(self.root / "tmp", _STAGING)
+        """Remove the temp directories and files of processes that died (their lock is
+        free); returns what could not be removed."""
+        problems = reap_dead(self.root / "tmp", _STAGING)
+        problems += reap_dead(self.root / "tmp", _EVICTING)
+        # temp files of write_atomic (bases.json, context memos) whose writer died
+        return problems + reap_temp(self.root) + reap_temp(self.root / "memo")
 
 
 def _sha256(path: Path) -> str:

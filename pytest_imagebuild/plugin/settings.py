@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -23,7 +24,13 @@ import pytest
 from pytest_imagebuild.builder.livedirs import live_dir, reap_dead
 from pytest_imagebuild.plugin.builds import EXECUTORS, BuildSettings
 
-__all__ = ["RUN_DIR_KEY", "add_build_options", "build_settings", "cache_root"]
+__all__ = [
+    "RUN_DIR_KEY",
+    "add_build_options",
+    "build_settings",
+    "cache_root",
+    "parse_size",
+]
 
 RUN_DIR_KEY = "imagebuild_run_dir"
 """The ``workerinput`` key that hands the controller's per-run cache directory to workers."""
@@ -50,6 +57,17 @@ def add_build_options(parser: pytest.Parser) -> None:
         ".pytest_cache/d/imagebuild, so --cache-clear resets it)",
     )
     parser.addini("imagebuild_cache_dir", "build cache directory", type="string", default="")
+    group.addoption(
+        "--imagebuild-cache-max-size",
+        metavar="SIZE",
+        dest="imagebuild_cache_max_size",
+        help="at the end of the session, remove the least recently used built images until "
+        "their tarballs total at most SIZE (such as 2GB or 500MiB); images this session used "
+        "stay",
+    )
+    parser.addini(
+        "imagebuild_cache_max_size", "size bound of the built images", type="string", default=""
+    )
     for name, text in _FLAGS:
         group.addoption(
             f"--imagebuild-{name.replace('_', '-')}",
@@ -179,7 +197,31 @@ def build_settings(config: pytest.Config, platform: str | None) -> BuildSettings
         platform=platform,
         skip_dirs=_pytest_cache_dir(config),
         cleanup_problems=tuple(problems),
+        cache_max_size=_max_size(config),
     )
+
+
+_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+_UNITS.update({"KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40})
+_UNITS.update({"K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12})
+
+
+def parse_size(text: str) -> int:
+    """``2GB``, ``500MiB``, ``1.5G`` or a plain byte count, as bytes."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", text)
+    unit = match.group(2).upper() if match else ""
+    if match is None or unit not in _UNITS:
+        raise pytest.UsageError(
+            f"--imagebuild-cache-max-size: invalid size {text!r} (use bytes or 500MB, 2GiB...)"
+        )
+    return int(float(match.group(1)) * _UNITS[unit])
+
+
+def _max_size(config: pytest.Config) -> int | None:
+    value = config.getoption("imagebuild_cache_max_size") or str(
+        config.getini("imagebuild_cache_max_size")
+    )
+    return parse_size(value) if value.strip() else None
 
 
 def _pytest_cache_dir(config: pytest.Config) -> tuple[Path, ...]:

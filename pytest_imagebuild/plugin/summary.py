@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-__all__ = ["BuildRecord", "format_size", "summary_lines"]
+__all__ = ["BuildRecord", "format_size", "pruned_lines", "summary_lines"]
 
 BUILT = "built"
 REUSED = "reused"
@@ -82,3 +82,14 @@ def summary_lines(records: list[BuildRecord], cache_dir: Path | None) -> list[st
         f"{reused} reused, {failed} failed{cache}"
     )
     return lines
+
+
+def pruned_lines(images: int, freed: int, left: int, limit: int, problems: list[str]) -> list[str]:
+    """What the size-bounded pruning of built images did: one line, then its problems."""
+    line = (
+        f"image cache: removed {_plural(images, 'least recently used image')} "
+        f"({format_size(freed)}), {format_size(left)} left of {format_size(limit)}"
+    )
+    if left > limit:
+        line += " (the images this session used stay)"
+    return [line, *(f"could not remove: {p}" for p in problems)]

@@ -22,6 +22,7 @@ from pytest_imagebuild.builder.cache import (
     default_cache_dir,
     parse_ttl,
 )
+from pytest_imagebuild.builder.cache.local import VERIFY_AGE, VERIFY_SIZE
 from pytest_imagebuild.errors import ImageBuildError, UsageError
 from tests.builder.cache_support import (
     lock_holder_worker,
@@ -123,6 +124,68 @@ def test_killed_blob_writer_leaves_nothing_trusted(tmp_path):
     assert [p.name[:5] for p in stray] == [".tmp-"]  # only the temp name, never a digest
     assert cache.usage().blobs == 0
     assert not list((root / "entries").rglob("*.json"))
+    assert cache.reap() == []  # a later run removes the dead writer's temp file
+    assert list((root / "blobs" / "sha256").iterdir()) == []
+
+
+def test_reap_leaves_a_live_writers_temp_file_whatever_its_age(tmp_path):
+    """Fault: a reap runs while another process streams a blob into the cache, its temp file
+    made to look a day old. Must hold: the temp file stays while its writer lives (liveness
+    is its writer's lock, not its age); once the writer is SIGKILLed a reap removes it."""
+    root = tmp_path / "cache"
+    marker = tmp_path / "marker"
+    worker = SPAWN.Process(target=slow_blob_worker, args=(str(root), str(marker)))
+    worker.start()
+    try:
+        wait_for(marker, worker)
+        cache = LocalCache(root)
+        [temp] = (root / "blobs" / "sha256").iterdir()
+        day_ago = time.time() - 86400
+        os.utime(temp, (day_ago, day_ago))
+        assert cache.reap() == []
+        cache.prune()
+        assert temp.exists()
+    finally:
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.join(10)
+    assert cache.reap() == []
+    assert not temp.exists()
+
+
+def _damage(path):
+    data = bytearray(path.read_bytes())
+    data[600] ^= 0xFF  # inside the first member's content: same size, other bytes
+    path.chmod(0o644)
+    path.write_bytes(bytes(data))
+
+
+def test_damaged_blob_is_refused_when_young_or_small(tmp_path):
+    """Fault: a cached blob's bytes change in place with its size kept (a write the crash
+    lost, a disk fault). Must hold: a young entry (its digest checked on use) and an old
+    entry with a small blob are refused and the blob removed, so the step is built again; an
+    old entry with a large blob is trusted on its size alone (the cheap check)."""
+    now = [time.time()]
+    cache = LocalCache(tmp_path / "cache", clock=lambda: now[0])
+    small = make_layer(cache.blobs, {"small": b"s" * 100})
+    cache.put(KEY, run_step("small", small))
+    _damage(cache.blobs.path(small.digest))
+    assert cache.get(KEY) is None
+    assert not cache.blobs.has(small.digest)
+    big = make_layer(cache.blobs, {"big": os.urandom(VERIFY_SIZE + 1)})
+    big_key = StepKey("7" * 64)
+    cache.put(big_key, run_step("big", big))
+    _damage(cache.blobs.path(big.digest))
+    assert LocalCache(tmp_path / "cache", clock=lambda: now[0]).get(big_key) is None
+    big = make_layer(cache.blobs, {"big": os.urandom(VERIFY_SIZE + 1)})
+    cache.put(StepKey("8" * 64), run_step("big", big))
+    small = make_layer(cache.blobs, {"small": b"t" * 100})
+    cache.put(StepKey("9" * 64), run_step("small", small))
+    now[0] += VERIFY_AGE + 1
+    _damage(cache.blobs.path(big.digest))
+    _damage(cache.blobs.path(small.digest))
+    later = LocalCache(tmp_path / "cache", clock=lambda: now[0])
+    assert later.get(StepKey("8" * 64)) is not None
+    assert later.get(StepKey("9" * 64)) is None
 
 
 def test_lock_of_a_killed_holder_is_released(tmp_path):

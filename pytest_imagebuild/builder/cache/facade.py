@@ -91,7 +91,10 @@ class LayerCache:
         plat = oci.Platform.parse(platform) if isinstance(platform, str) else platform
         plat = plat or host_platform()
         remote = open_remote(repo, registries=registries, platform=plat) if repo else None
-        return cls(LocalCache(cache_dir, ttl=policy.ttl), remote, policy=policy)
+        local = LocalCache(cache_dir, ttl=policy.ttl)
+        for problem in local.reap():  # temp files of builds that died
+            logger.warning("could not remove a dead build's cache file: %s", problem)
+        return cls(local, remote, policy=policy)
 
     @property
     def blobs(self) -> BlobStore:

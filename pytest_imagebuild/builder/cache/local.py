@@ -8,7 +8,12 @@ Layout::
     <root>/memo/<hash of root>.json  content-hash memos of build contexts
 
 An entry is only written once its layer blob sits complete in the store, so a killed writer
-leaves at most stray temp files, never an entry a later run would trust.
+leaves at most stray temp files, never an entry a later run would trust. Temp files are
+locked by their writer while in flight (``livedirs.locked_temp``): :meth:`LocalCache.reap`
+removes those of dead writers, at any age. An entry names its blob by digest and size; the
+size is checked on every use, the digest when the blob is small or the entry young (the window
+in which a crash could have lost what a rename did not wait for), once per blob and process.
+A blob that fails the check is removed, so the step is built and stored again.
 """
 
 from __future__ import annotations
@@ -26,15 +31,28 @@ from pytest_imagebuild.errors import ImageBuildError, UsageError
 
 from ..blobs import BlobStore
 from ..dockerfile.duration import parse_duration
+from ..livedirs import reap_temp
 from .entry import CachedStep, EntryError
 from .hashing import HashMemo
 from .keys import StepKey
 from .store import file_lock, write_atomic
 
-__all__ = ["DEFAULT_TTL", "CacheUsage", "LocalCache", "default_cache_dir", "parse_ttl"]
+__all__ = [
+    "DEFAULT_TTL",
+    "VERIFY_AGE",
+    "VERIFY_SIZE",
+    "CacheUsage",
+    "LocalCache",
+    "default_cache_dir",
+    "parse_ttl",
+]
 
 DEFAULT_TTL = 336 * 3600.0  # kaniko's --cache-ttl default, two weeks
-_GRACE = 3600.0  # unreferenced blobs and temp files younger than this may belong to a build
+_GRACE = 3600.0  # an unreferenced blob younger than this may be one a build is about to name
+VERIFY_AGE = 600.0
+"""Entries younger than this (seconds) have their blob's digest checked on use."""
+VERIFY_SIZE = 1 << 20
+"""Blobs up to this size (bytes) have their digest checked on use, whatever their age."""
 
 
 def parse_ttl(text: str) -> float:
@@ -74,6 +92,7 @@ class LocalCache:
         self.clock = clock
         self.blobs = BlobStore(root)
         (root / "entries").mkdir(parents=True, exist_ok=True)
+        self._verified: set[str] = set()  # blob digests this process hashed and found right
 
     def entry_path(self, key: StepKey) -> Path:
         return self.root / "entries" / key.hex[:2] / f"{key.hex}.json"
@@ -94,13 +113,35 @@ class LocalCache:
             return None
         if self.expired(step):
             return None
-        if step.layer is not None:
-            try:
-                if self.blobs.path(step.layer.digest).stat().st_size != step.layer.size:
-                    return None
-            except (OSError, ValueError):
-                return None
+        if step.layer is not None and not self._blob_ok(step):
+            return None
         return step
+
+    def _blob_ok(self, step: CachedStep) -> bool:
+        """Size always; the digest when cheap or when the entry is young (then once)."""
+        layer = step.layer
+        if layer is None:
+            return True
+        try:
+            path = self.blobs.path(layer.digest)
+            if path.stat().st_size != layer.size:
+                return False
+        except (OSError, ValueError):
+            return False
+        young = self.clock() - step.created < VERIFY_AGE
+        if layer.digest in self._verified or not (young or layer.size <= VERIFY_SIZE):
+            return True
+        try:
+            with path.open("rb") as fh:
+                found = "sha256:" + hashlib.file_digest(fh, "sha256").hexdigest()
+        except OSError:
+            return False
+        if found != layer.digest:
+            with contextlib.suppress(OSError):
+                path.unlink()  # a damaged blob: the next build stores it again
+            return False
+        self._verified.add(layer.digest)
+        return True
 
     def expired(self, step: CachedStep) -> bool:
         return step.created + self.ttl < self.clock()
@@ -128,10 +169,10 @@ class LocalCache:
         dest = self.blobs.path(digest)
         if not dest.is_file() and source is not None and source.has(digest):
             src = source.path(digest)
-            try:
-                tmp = dest.with_name(f".tmp-link-{os.getpid()}-{dest.name}")
-                os.link(src, tmp)
-                os.replace(tmp, dest)
+            try:  # a store names a blob only once it is complete: link it under that name
+                os.link(src, dest)
+            except FileExistsError:
+                pass  # another writer put it there
             except OSError:
                 with src.open("rb") as fh, self.blobs.writer(expected=digest) as writer:
                     while data := fh.read(1 << 20):
@@ -153,7 +194,8 @@ class LocalCache:
                 continue
 
     def prune(self) -> CacheUsage:
-        """Remove expired or broken entries, then blobs and temp files nothing refers to."""
+        """Remove expired or broken entries, blobs nothing refers to, and dead writers' temp
+        files."""
         removed = 0
         referenced: set[str] = set()
         for path, key in self._entries():
@@ -167,17 +209,24 @@ class LocalCache:
         blobs = freed = 0
         old = self.clock() - _GRACE
         for blob in (self.root / "blobs" / "sha256").iterdir():
+            if blob.name.startswith("."):
+                continue  # a temp file: reap() judges it by its writer's lock
             with contextlib.suppress(FileNotFoundError):
                 st = blob.stat()
                 if blob.name not in referenced and st.st_mtime < old:
                     blob.unlink()
                     blobs += 1
                     freed += st.st_size
-        for tmp in (self.root / "entries").glob("*/.tmp-*"):
-            with contextlib.suppress(FileNotFoundError):
-                if tmp.stat().st_mtime < old:
-                    tmp.unlink()
+        self.reap()
         return CacheUsage(removed, blobs, freed)
+
+    def reap(self) -> list[str]:
+        """Remove the temp files of writers that died (blobs, entries, memos); returns what could
+        not be removed. Files still being written are left, whatever their age."""
+        problems = self.blobs.reap_temp() + reap_temp(self.root / "memo")
+        for directory in sorted((self.root / "entries").glob("[0-9a-f][0-9a-f]")):
+            problems += reap_temp(directory)
+        return problems
 
     def usage(self) -> CacheUsage:
         entries = sum(1 for _ in self._entries())

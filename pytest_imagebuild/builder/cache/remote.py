@@ -10,9 +10,6 @@ Everything read back is verified: blobs by digest, the entry by format and key.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -162,18 +159,9 @@ class LayoutCache:
         if (final / "index.json").is_file():
             return
         manifest, config, layers, _ = _image(key, step, self.platform, store)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        # unique per push: parallel stages of one build may push the same key at once
-        tmp = Path(tempfile.mkdtemp(dir=self.directory, prefix=f".tmp-{key.hex}-"))
-        try:
-            layout = tmp / "layout"
-            write_oci_layout(layout, manifest, config, layers, [key.tag], platform=self.platform)
-            os.rename(layout, final)
-        except OSError:
-            if not (final / "index.json").is_file():
-                raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        # staged in a live directory beside it and renamed: a killed push leaves no layout
+        # without its index.json, and its staging directory is reaped by the next push
+        write_oci_layout(final, manifest, config, layers, [key.tag], platform=self.platform)
 
 
 def open_remote(repo: str, *, registries: Registries | None, platform: oci.Platform) -> RemoteCache:

@@ -1,32 +1,39 @@
-"""Small file primitives the cache relies on: atomic writes and per-key locks."""
+"""Small file primitives the cache relies on: atomic writes and per-key locks.
+
+A temp file is made by ``livedirs.locked_temp``: its writer holds a ``flock`` on it until it
+is renamed into place, so ``livedirs.reap_temp`` removes a dead writer's leftover whatever
+its age, and never a file still being written.
+"""
 
 from __future__ import annotations
 
 import fcntl
 import os
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["file_lock", "write_atomic"]
+from pytest_imagebuild.builder.livedirs import locked_temp, sync_dir
+
+__all__ = ["file_lock", "sync_dir", "write_atomic"]
 
 _held = threading.local()
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temp name beside ``path``, fsync it, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    """Write ``data`` to a locked temp name beside ``path``, fsync it, then rename it."""
+    fd, tmp = locked_temp(path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+            os.replace(tmp, path)  # still locked: a reaper never takes a file in flight
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+    sync_dir(path.parent)
 
 
 @contextmanager

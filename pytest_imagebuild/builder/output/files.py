@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import glob
 import os
-import tempfile
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,8 +12,10 @@ from typing import BinaryIO
 
 from ..fs.streams import open_layer
 from ..fs.tarformat import DIRECTORY, REGULAR, Member, build_header, padding
+from ..livedirs import locked_temp, reap_temp, sync_dir
 
 __all__ = [
+    "TEMP_MARK",
     "atomic_file",
     "copy_into",
     "link_or_copy",
@@ -23,23 +26,36 @@ __all__ = [
 ]
 
 _CHUNK = 8 << 20
+TEMP_MARK = ".tmp-"
+"""Temp files of an output ``name`` are ``.<name>.tmp-<random>``, locked by their writer."""
 
 
 @contextmanager
 def atomic_file(path: Path, mode: int = 0o644) -> Iterator[BinaryIO]:
-    """Write ``path`` through a temp file in the same directory, synced, renamed on success."""
+    """Write ``path`` through a locked temp file beside it, synced, renamed on success.
+
+    Temp files of earlier writers of ``path`` that died (their lock is free) are removed
+    first; a writer killed now leaves one that the next writer of ``path`` removes.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    for problem in reap_temp(path.parent, _temp_pattern(path)):
+        sys.stderr.write(f"imagebuild: could not remove a dead build's temp file: {problem}\n")
+    fd, tmp = locked_temp(path.parent, f".{path.name}{TEMP_MARK}")
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())  # the name never points at data still in flight
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
+            os.chmod(tmp, mode)
+            os.replace(tmp, path)  # still locked: no reaper takes it in flight
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+    sync_dir(path.parent)
+
+
+def _temp_pattern(path: Path) -> str:
+    return f".{glob.escape(path.name)}{TEMP_MARK}*"
 
 
 def copy_into(out: BinaryIO, source: Path, size: int) -> None:
@@ -60,18 +76,20 @@ def copy_into(out: BinaryIO, source: Path, size: int) -> None:
 
 
 def link_or_copy(source: Path, dest: Path) -> None:
-    """Put ``source`` at ``dest`` (hardlink when on one filesystem, else a streamed copy)."""
+    """Put the complete file ``source`` at ``dest``: a hardlink (atomic, on one file system),
+    else a copy through :func:`atomic_file`."""
     if dest.exists():
         return
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}")
-    tmp.unlink(missing_ok=True)
     try:
-        os.link(source, tmp)
+        os.link(source, dest)
+        return
+    except FileExistsError:
+        return  # another writer put it there
     except OSError:
-        with open(tmp, "wb") as out:
-            copy_into(out, source, source.stat().st_size)
-    os.replace(tmp, dest)
+        pass
+    with atomic_file(dest) as out:
+        copy_into(out, source, source.stat().st_size)
 
 
 def tar_dir(out: BinaryIO, name: str) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +14,8 @@ from typing import Any
 
 from pytest_imagebuild import oci
 
-from .files import atomic_file, link_or_copy
+from ..livedirs import live_dir, reap_dead, reap_temp, sync_dir
+from .files import TEMP_MARK, atomic_file, link_or_copy
 
 __all__ = ["LayoutLayer", "build_manifest", "write_oci_layout"]
 
@@ -95,10 +99,42 @@ def write_oci_layout(
 
     ``index.json`` is written fresh and last, listing this image once per tag (the tag as
     ``org.opencontainers.image.ref.name``) or once without a name. Layer blobs are hardlinked
-    from the blob store when it shares the filesystem, else copied.
+    from the blob store when it shares the filesystem, else copied. A new layout is made in
+    a live temp directory beside ``directory`` and renamed into place, so the name never
+    shows a layout without its ``index.json``; into an existing layout, every blob lands
+    under its digest complete (temp name, then rename) before ``index.json`` names it.
     """
+    parent, prefix = directory.parent, f".{directory.name}.partial-"
+    parent.mkdir(parents=True, exist_ok=True)
+    for problem in reap_dead(parent, prefix):  # staging directories of writers that died
+        sys.stderr.write(f"imagebuild: could not remove a dead build's files: {problem}\n")
+    if directory.exists():
+        return _write_into(directory, manifest, config, layers, tags, platform)
+    with live_dir(parent, prefix) as work:
+        staged = work / "layout"
+        digest = _write_into(staged, manifest, config, layers, tags, platform)
+        try:
+            os.rename(staged, directory)
+        except OSError as exc:  # another writer made it meanwhile: add to theirs
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+            return _write_into(directory, manifest, config, layers, tags, platform)
+        sync_dir(parent)
+    return digest
+
+
+def _write_into(
+    directory: Path,
+    manifest: bytes,
+    config: bytes,
+    layers: Sequence[LayoutLayer],
+    tags: Sequence[str],
+    platform: oci.Platform | None,
+) -> str:
     blobs = directory / "blobs" / "sha256"
     blobs.mkdir(parents=True, exist_ok=True)
+    for problem in reap_temp(blobs, f".*{TEMP_MARK}*"):
+        sys.stderr.write(f"imagebuild: could not remove a dead build's temp file: {problem}\n")
     for layer in layers:
         link_or_copy(layer.path, blobs / layer.digest.partition(":")[2])
     _put_blob(blobs, config)
