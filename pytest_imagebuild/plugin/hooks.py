@@ -21,6 +21,7 @@ from pytest_imagebuild.plugin.baselines_plugin import (
 from pytest_imagebuild.plugin.builds import BuildSettings, ImageBuilder
 from pytest_imagebuild.plugin.containers import ContainerStarter
 from pytest_imagebuild.plugin.factory import ImageFactory
+from pytest_imagebuild.plugin.parity import ParityBuilder
 from pytest_imagebuild.plugin.report import build_header_line, header_line, image_summary
 from pytest_imagebuild.plugin.repr import explain_comparison
 from pytest_imagebuild.plugin.runner import SandboxRunner
@@ -175,7 +176,7 @@ def _factory(config: pytest.Config) -> ImageFactory:
         factory = ImageFactory(
             index_cache=cache.mkdir("imagebuild") / "index" if cache is not None else None,
             platform=settings.platform,
-            builder=ImageBuilder(settings),
+            builder=ParityBuilder(settings) if settings.parity else ImageBuilder(settings),
             runner=SandboxRunner(settings.cache_dir / "run"),
         )
         config.stash[factory_key] = factory
