@@ -8,6 +8,9 @@ for the images the runs loaded: none may be left.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -232,3 +235,22 @@ def test_missing_extra_names_the_install(pytester: pytest.Pytester) -> None:
             "*hint: pip install 'pytest-imagebuild[[]docker[]]'",
         ]
     )
+
+
+def test_example_project_service_answers(client: docker.DockerClient) -> None:
+    """example_project/tests/test_service.py, run as its README says, on the suite's daemon."""
+    root = Path(__file__).parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    env.pop("PYTEST_XDIST_WORKER", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/test_service.py"],
+        cwd=root / "example_project",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2 passed" in proc.stdout
+    assert leftovers(client) == []
