@@ -3,8 +3,9 @@
 ``--imagebuild-parity docker`` keeps the session's executor for the image the tests get and
 builds each spec a second time with the other executor (its own cache key, so both results
 are cached). The two tarballs are compared with :func:`pytest_imagebuild.diff.diff` in the
-semantic mode (times, history text and the layers' byte encoding do not count) plus
-:data:`DEFAULT_IGNORES` and the session's own rules; a difference is a
+semantic mode (:data:`~pytest_imagebuild.diff.ignore.SEMANTIC_FIELDS`: times, history text,
+the layers' byte encoding and docker's builder bookkeeping do not count) plus the session's
+own rules; a difference is a
 :class:`~pytest_imagebuild.errors.ParityError` listing it, raised where the image is asked
 for, once per spec and session.
 """
@@ -22,11 +23,7 @@ from pytest_imagebuild.image import Image
 from pytest_imagebuild.plugin.builds import BuildSettings, ImageBuilder
 from pytest_imagebuild.plugin.sources import BuildSpec
 
-__all__ = ["DEFAULT_IGNORES", "ParityBuilder"]
-
-DEFAULT_IGNORES = ("config.top.config.Hostname", "config.top.config.Image")
-"""Fields docker's builder writes as bookkeeping of its build container, on top of the
-semantic mode's; nothing that decides what a container of the image runs."""
+__all__ = ["ParityBuilder"]
 
 
 class ParityBuilder(ImageBuilder):
@@ -71,9 +68,8 @@ class ParityBuilder(ImageBuilder):
         return again
 
     def _compare(self, spec: BuildSpec, mine: Path, theirs: Path) -> ParityError | None:
-        ignore = (*DEFAULT_IGNORES, *self.settings.parity_ignore)
         with Image.open(mine) as a, Image.open(theirs) as b:
-            found = diff(a, b, ignore=ignore, semantic=True)
+            found = diff(a, b, ignore=self.settings.parity_ignore, semantic=True)
         if not found:
             return None
         first, second = self.settings.executor, self.other.settings.executor
