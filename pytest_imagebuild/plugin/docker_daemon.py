@@ -10,6 +10,8 @@ error says what to install or which address was tried, and comes at once.
 from __future__ import annotations
 
 import os
+import socket
+import urllib.parse
 from typing import TYPE_CHECKING
 
 from pytest_imagebuild.errors import DockerError
@@ -58,6 +60,7 @@ def connect(timeout: float = 120.0) -> docker.DockerClient:
     """A docker SDK client whose daemon answered a ping; ``timeout`` bounds every later
     request (a load, a save, a build's silence)."""
     __tracebackhide__ = True
+    _probe(daemon_address())
     # the SDK asks the daemon for its API version in the constructor: that is the ping
     client = _testcontainers_client(PING_TIMEOUT).client
     try:
@@ -67,6 +70,24 @@ def connect(timeout: float = 120.0) -> docker.DockerClient:
         raise _unreachable(exc) from None
     client.api.timeout = int(timeout)
     return client
+
+
+def _probe(address: str) -> None:
+    """Connect to a unix or tcp address and close again: a missing socket or a refused port
+    is said here, before the SDK leaves a half-open connection behind."""
+    __tracebackhide__ = True
+    url = urllib.parse.urlsplit(address.split(" ")[0])
+    try:
+        if url.scheme == "unix":
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(PING_TIMEOUT)
+                sock.connect(url.path)
+        elif url.scheme in ("tcp", "http", "https") and url.hostname:
+            port = url.port or (2376 if url.scheme == "https" else 2375)
+            with socket.create_connection((url.hostname, port), timeout=PING_TIMEOUT):
+                pass
+    except OSError as exc:
+        raise _unreachable(exc) from None
 
 
 def _unreachable(exc: BaseException) -> DockerError:

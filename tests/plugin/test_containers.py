@@ -175,6 +175,7 @@ def test_never_ready_times_out_with_the_log(
         ]
     )
     assert "Traceback" not in result.stdout.str()
+    assert "containers.py" not in result.stdout.str()  # no library frames
     assert leftovers(client) == []
 
 
@@ -193,6 +194,15 @@ def test_start(image_container):
     image_container("images/app.tar", wait_for_log="never printed", timeout=3)
 """
 
+BAD_ARGUMENTS = """\
+def test_http_without_ports(image_container):
+    image_container("images/app.tar", wait_for_http="/")
+
+
+def test_a_directory(image_container):
+    image_container("images")
+"""
+
 
 def sample_project(pytester: pytest.Pytester) -> None:
     """An image tarball written with tarfile: these runs fail before any load."""
@@ -205,18 +215,22 @@ def test_no_daemon_is_named_at_once(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sample_project(pytester)
+    pytester.makepyfile(test_arguments=BAD_ARGUMENTS)  # refused before any daemon is asked
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     started = time.monotonic()
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     assert time.monotonic() - started < 30
-    result.assert_outcomes(failed=1)
+    result.assert_outcomes(failed=3)
     result.stdout.fnmatch_lines(
         [
+            "*UsageError: image_container: wait_for_http needs ports=[[]...[]]*",
+            "*UsageError: image_container: docker loads tarballs, and */images is not a file",
             "*DockerError: no docker daemon answers at unix:///nonexistent/docker.sock: *",
             "*hint: start dockerd, or set DOCKER_HOST*",
         ]
     )
     assert "Traceback" not in result.stdout.str()
+    assert "ResourceWarning" not in result.stderr.str()
 
 
 def test_missing_extra_names_the_install(pytester: pytest.Pytester) -> None:
