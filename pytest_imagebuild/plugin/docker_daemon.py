@@ -40,7 +40,8 @@ def daemon_address() -> str:
     return found or f"{DEFAULT_SOCKET} (DOCKER_HOST is not set)"
 
 
-def _testcontainers_client(timeout: float) -> DockerClient:
+def _client_class() -> type[DockerClient]:
+    """testcontainers' client, or the error that says how to install the extra."""
     __tracebackhide__ = True
     try:
         from testcontainers.core.docker_client import DockerClient
@@ -50,19 +51,20 @@ def _testcontainers_client(timeout: float) -> DockerClient:
             f"cannot be imported here ({exc.name or exc})",
             hint=EXTRA_HINT,
         ) from None
-    try:
-        return DockerClient(timeout=timeout)
-    except Exception as exc:  # docker.errors.DockerException and its transport errors
-        raise _unreachable(exc) from None
+    return DockerClient
 
 
 def connect(timeout: float = 120.0) -> docker.DockerClient:
     """A docker SDK client whose daemon answered a ping; ``timeout`` bounds every later
     request (a load, a save, a build's silence)."""
     __tracebackhide__ = True
+    client_class = _client_class()
     _probe(daemon_address())
-    # the SDK asks the daemon for its API version in the constructor: that is the ping
-    client = _testcontainers_client(PING_TIMEOUT).client
+    try:
+        # the SDK asks the daemon for its API version in the constructor: that is the ping
+        client = client_class(timeout=PING_TIMEOUT).client
+    except Exception as exc:  # docker.errors.DockerException and its transport errors
+        raise _unreachable(exc) from None
     try:
         client.ping()
     except Exception as exc:  # connection refused, no such socket, timeout

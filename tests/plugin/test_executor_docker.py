@@ -80,6 +80,13 @@ RUN mkdir /srv && echo plain > /srv/flavour
 RUN date +%s%N > /built-at
 """
 
+# COPY --chmod needs BuildKit in docker 20.10: the legacy builder refuses it
+CHMOD = """\
+FROM scratch
+ADD rootfs.tar /
+COPY --chmod=0600 app.conf /srv/flavour
+"""
+
 PARITY_TESTS = """\
 import pytest
 
@@ -195,6 +202,23 @@ def test_parity_fails_on_a_difference_and_shows_it(
     )
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["images: 0 built in *, 2 reused, 0 failed; *"])
+    assert leftovers(client) == []
+
+
+def test_parity_reports_the_other_executor_failing(
+    pytester: pytest.Pytester, busybox_rootfs_tar: Path, client: docker.DockerClient
+) -> None:
+    project(pytester, busybox_rootfs_tar, CHMOD, PARITY_TESTS)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--imagebuild-parity", "docker")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E   pytest_imagebuild.errors.BuildError: *Dockerfile: parity: the docker executor "
+            "failed where embedded built *Dockerfile: docker build failed: *--chmod*",
+            "*imagebuild build log*",
+            "Step 3/3 : COPY --chmod=0600 app.conf /srv/flavour",
+        ]
+    )
     assert leftovers(client) == []
 
 
