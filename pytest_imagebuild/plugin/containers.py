@@ -160,6 +160,10 @@ class ContainerStarter:
             image_id, names = opened.id, opened.repo_tags
         new_image = not _exists(client, image_id)
         before = {name for name in names if _exists(client, name)}
+        brought = tuple(name for name in names if name not in before)
+        tag = f"imagebuild-container/{uuid.uuid4().hex[:16]}:latest"
+        # recorded before the load, so an interrupted load is cleaned up too
+        loaded = self._loaded[path] = _Loaded(tag, image_id, brought, new_image)
         try:
             with path.open("rb") as data:
                 images = client.images.load(data)
@@ -167,11 +171,7 @@ class ContainerStarter:
             raise DockerError(f"docker could not load {path}: {_first_line(exc)}") from None
         if not images:
             raise DockerError(f"docker loaded nothing from {path}")
-        tag = f"imagebuild-container/{uuid.uuid4().hex[:16]}:latest"
         images[0].tag(tag)
-        brought = tuple(name for name in names if name not in before)
-        loaded = _Loaded(tag, images[0].id or image_id, brought, new_image)
-        self._loaded[path] = loaded
         return loaded
 
     def report_sections(self) -> list[tuple[str, str]]:
@@ -204,6 +204,8 @@ class ContainerStarter:
 
 
 def _unload(client: docker.DockerClient, loaded: _Loaded) -> list[str]:
+    """Our tag; when the load brought the image in, its archive names and, if nothing else
+    names it then, the image itself."""
     problems = []
     names = [*loaded.brought_in, loaded.tag] if loaded.new_image else [loaded.tag]
     for name in names:
@@ -212,7 +214,20 @@ def _unload(client: docker.DockerClient, loaded: _Loaded) -> list[str]:
         except Exception as exc:  # another test's container may still use the image
             if "No such image" not in str(exc):
                 problems.append(f"image {name}: {_first_line(exc)}")
+    if loaded.new_image and not loaded.brought_in:
+        _remove_if_unnamed(client, loaded.image_id)  # an archive without names
     return problems
+
+
+def _remove_if_unnamed(client: docker.DockerClient, image_id: str) -> None:
+    """Delete an image nothing names any more (by id, an image with one tag would lose it)."""
+    import docker.errors
+
+    try:
+        if not client.images.get(image_id).tags:
+            client.images.remove(image_id)
+    except docker.errors.APIError:
+        return  # gone already, or a container of another test still uses it
 
 
 def _exists(client: docker.DockerClient, ref: str) -> bool:

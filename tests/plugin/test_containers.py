@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import docker
+import docker.errors
 import pytest
 
 # imported before pytester snapshots sys.modules, so the inner runs share these modules
@@ -233,6 +234,37 @@ def test_missing_extra_names_the_install(pytester: pytest.Pytester) -> None:
             "*hint: pip install 'pytest-imagebuild[[]docker[]]'",
         ]
     )
+
+
+UNNAMED = """\
+def test_unnamed(image_container):
+    container = image_container("unnamed.tar", command=["sh", "-c", "echo hi; sleep 30"],
+                                wait_for_log="hi")
+    assert container.get_wrapped_container().image.tags[0].startswith("imagebuild-container/")
+"""
+
+
+def test_an_archive_without_names_leaves_nothing(
+    pytester: pytest.Pytester,
+    busybox_rootfs_tar: Path,
+    daemon_env: DockerDaemon,
+    client: docker.DockerClient,
+) -> None:
+    """``docker save`` of an image id writes no RepoTags: once loaded, only the fixture's tag
+    names the image, and the image goes with it."""
+    tag = f"imagebuild-unnamed/{os.getpid()}:x"
+    daemon_env.import_rootfs(busybox_rootfs_tar, tag, ['CMD ["sh"]'])
+    image_id = client.images.get(tag).id
+    daemon_env.save(image_id, pytester.path / "unnamed.tar")
+    daemon_env.remove_image(tag)
+    assert client.images.list(filters={"reference": tag}) == []
+    pytester.makeini("[pytest]\nfilterwarnings = error\n")
+    pytester.makepyfile(test_unnamed=UNNAMED)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.images.get(image_id)
+    assert leftovers(client) == []
 
 
 def test_example_project_service_answers(client: docker.DockerClient) -> None:
