@@ -4,8 +4,9 @@ Same inputs as the embedded executor (context directory, Dockerfile, build args,
 platform), same output: a docker-archive tarball in the image cache, named
 ``imagebuild/<name>:<key>`` as the embedded executor names it, so the fixtures open it the
 same way. The daemon's legacy builder runs the build (the SDK's ``/build`` call); its
-output goes to the build log. The image is removed from the daemon once saved, and the
-intermediate images of a failed build with it.
+output goes to the build log. The image is removed from the daemon once saved, with the step
+images the build made (those of stages outside the target's chain would stay dangling), and
+those of a failed build too.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import contextlib
 import re
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -31,6 +33,33 @@ BUILD_TIMEOUT = 1800
 _STEP = re.compile(r"^Step \d+/\d+ : (.*)$")
 _EXIT = re.compile(r"returned a non-zero code: (\d+)")
 _LAYER = re.compile(r"^ ---> ([0-9a-f]{12,64})$")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@dataclass
+class _Output:
+    """What the legacy builder's output says: the step, the images it made, the tail."""
+
+    step: str = ""
+    made: list[str] = field(default_factory=list)
+    """Step images this build created (not the FROM images, not the ones from its cache)."""
+    tail: list[str] = field(default_factory=list)
+    _skip_next: bool = False
+
+    def feed(self, text: str) -> str:
+        text = _ANSI.sub("", text)  # docker colours a step's stderr
+        for line in text.splitlines():
+            self.tail = [*self.tail[-19:], line]
+            if found := _STEP.match(line):
+                self.step = found.group(1)
+                self._skip_next = self.step.upper().startswith("FROM ")
+            elif line == " ---> Using cache":
+                self._skip_next = True
+            elif found := _LAYER.match(line):
+                if not self._skip_next:
+                    self.made.append(found.group(1))
+                self._skip_next = False
+        return text
 
 
 def docker_build(
@@ -40,21 +69,23 @@ def docker_build(
     tarball: Path,
     log: TextIO,
 ) -> None:
-    """Build ``spec`` on the daemon, save it as ``name`` to ``tarball``, remove it there."""
+    """Build ``spec`` on the daemon, save it as ``name`` to ``tarball``, remove it there
+    with every step image the build made (stages the target does not contain included)."""
     __tracebackhide__ = True
     client = connect(timeout=BUILD_TIMEOUT)
     tag = f"imagebuild-build/{uuid.uuid4().hex[:16]}:latest"
+    output = _Output()
     try:
-        image_id = _build(client, spec, build_args, tag, log)
+        image_id = _build(client, spec, build_args, tag, log, output)
         client.images.get(image_id).tag(name)
-        try:
-            with tarball.open("wb") as out:
-                for chunk in client.images.get(name).save(named=True):
-                    out.write(chunk)
-        finally:
-            for ref in (name, tag):
-                _remove(client, ref)
+        with tarball.open("wb") as out:
+            for chunk in client.images.get(name).save(named=True):
+                out.write(chunk)
     finally:
+        for ref in (name, tag):
+            _remove(client, ref)
+        for made in reversed(output.made):  # children before their parents
+            _remove_untagged(client, made)
         client.close()
 
 
@@ -64,13 +95,12 @@ def _build(
     build_args: Mapping[str, str | None],
     tag: str,
     log: TextIO,
+    output: _Output,
 ) -> str:
     __tracebackhide__ = True
     import docker.errors
 
     args = {key: value for key, value in build_args.items() if value is not None}
-    step, layer = "", ""
-    tail: list[str] = []
     try:
         chunks = client.api.build(
             path=str(spec.context),
@@ -84,25 +114,17 @@ def _build(
             decode=True,
         )
         for chunk in chunks:
-            text = str(chunk.get("stream", ""))
-            log.write(text)
-            for line in text.splitlines():
-                tail = [*tail[-19:], line]
-                if found := _STEP.match(line):
-                    step = found.group(1)
-                elif found := _LAYER.match(line):
-                    layer = found.group(1)
+            log.write(output.feed(str(chunk.get("stream", ""))))
             if "error" in chunk:
                 message = str(chunk["error"]).strip()
                 log.write(message + "\n")
-                _remove_untagged(client, layer)
                 exit_code = _EXIT.search(message)
                 raise BuildError(
                     f"docker build failed: {message.splitlines()[0] if message else 'error'}",
                     location=Location(str(spec.dockerfile)),
-                    instruction=step or None,
+                    instruction=output.step or None,
                     exit_code=int(exit_code.group(1)) if exit_code else None,
-                    output_tail="\n".join(tail),
+                    output_tail="\n".join(output.tail),
                 )
     except docker.errors.DockerException as exc:
         raise DockerError(f"docker build of {spec.dockerfile}: {exc}") from None
@@ -119,13 +141,11 @@ def _remove(client: docker.DockerClient, ref: str) -> None:
 
 
 def _remove_untagged(client: docker.DockerClient, image_id: str) -> None:
-    """The last step image of a failed build, when nothing names it (not the base)."""
+    """A step image of this build, when nothing names it (by id, a tagged one would go)."""
     import docker.errors
 
-    if not image_id:
-        return
     try:
         if not client.images.get(image_id).tags:
             client.images.remove(image_id)
     except docker.errors.APIError:
-        return  # in use or already gone: the daemon's own cache then
+        return  # gone with its child, or another build's cache now has a child on it

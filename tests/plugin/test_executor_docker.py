@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import docker
+import docker.errors
 import pytest
 import testcontainers.core.container  # noqa: F401  (before pytester's sys.modules snapshot)
 
@@ -20,7 +23,9 @@ ADD rootfs.tar /
 
 FROM base AS build
 ARG FLAVOUR=plain
+ARG RUN_ID=none
 RUN mkdir -p /out && echo "$FLAVOUR" > /out/flavour && chmod 0640 /out/flavour
+RUN echo "$RUN_ID" > /out/run-id
 
 FROM base
 COPY --from=build /out/ /srv/
@@ -59,6 +64,7 @@ def test_config(image):
     assert image.cmd == ("cat /srv/flavour",)
     assert image.exposed_ports == ("9000/udp",)
     assert len(image.layers) == 4
+    assert image.file("/srv/run-id").size == 33
 
 
 @pytest.mark.dockerfile(build_args={"FLAVOUR": "spicy"}, target="build")
@@ -119,6 +125,14 @@ def leftovers(client: docker.DockerClient) -> list[str]:
     return [t for image in client.images.list() for t in image.tags if t.startswith(OURS)]
 
 
+def inspected(client: docker.DockerClient, image_id: str) -> str:
+    """``docker image inspect`` as text; empty when the image went meanwhile."""
+    try:
+        return json.dumps(client.images.get(image_id).attrs)
+    except docker.errors.NotFound:
+        return ""
+
+
 def project(pytester: pytest.Pytester, rootfs: Path, dockerfile: str, tests: str) -> None:
     files = {"Dockerfile": dockerfile, "app.conf": "x=1\n", "test_app.py": tests}
     build_project(pytester, rootfs, files)
@@ -128,10 +142,23 @@ def test_docker_executor_feeds_the_same_fixtures(
     pytester: pytest.Pytester, busybox_rootfs_tar: Path, client: docker.DockerClient
 ) -> None:
     project(pytester, busybox_rootfs_tar, APP, CHECKS)
-    result = pytester.runpytest("-p", "no:cacheprovider", "--imagebuild-executor", "docker", "-v")
+    before = {image.id for image in client.images.list(all=True)}
+    run_id = uuid.uuid4().hex  # fresh step images, none from docker's cache
+    result = pytester.runpytest(
+        "-p",
+        "no:cacheprovider",
+        "--imagebuild-executor",
+        "docker",
+        "-v",
+        "--imagebuild-build-arg",
+        f"RUN_ID={run_id}",
+    )
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["imagebuild: build cache * (executor docker), sandbox: *"])
     assert leftovers(client) == []
+    # no step image of the build is left, not even those of the build stage
+    new = [image for image in client.images.list(all=True) if image.id not in before]
+    assert [image.id for image in new if run_id in inspected(client, image.id)] == []
 
 
 def test_docker_executor_failure_is_reported(
