@@ -113,10 +113,14 @@ class ContainerStarter:
                 container.start()
         except Exception as exc:  # the wait strategies raise TimeoutError and RuntimeError
             started.logs = _logs_of(container)
+            waited = _describe(wait_for_log, wait_for_http, wait_for_healthy)
+            if isinstance(exc, (TimeoutError, RuntimeError)):
+                what = f"did not become ready within {timeout:g}s (waiting for {waited})"
+            else:  # the daemon refused to create or start it (docker's APIError)
+                what = "could not start"
+            detail = str(getattr(exc, "explanation", "") or "") or _first_line(exc)
             raise ContainerError(
-                f"container of {path} did not become ready within {timeout:g}s "
-                f"(waiting for {_describe(wait_for_log, wait_for_http, wait_for_healthy)}): "
-                f"{_first_line(exc)}",
+                f"container of {path} {what}: {detail}",
                 hint="the container log is below and in the 'imagebuild container' section; "
                 "raise timeout= if the service is only slow",
                 logs=started.logs,

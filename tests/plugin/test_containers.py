@@ -87,6 +87,10 @@ def test_never_ready(image_container):
                     wait_for_log="never printed", timeout=3)
 
 
+def test_cannot_start(image_container):
+    image_container(entrypoint=["/no/such/program"])
+
+
 def test_failure_shows_the_log(image_container):
     image_container(command=["sh", "-c", "echo shown on failure; sleep 30"],
                     wait_for_log="shown on failure")
@@ -146,7 +150,7 @@ def test_waits_time_out_logs_and_clean_up(
     service_project(pytester, busybox_rootfs_tar, TESTS)
     assert leftovers(client) == []
     result = pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=4, failed=2)
+    result.assert_outcomes(passed=4, failed=3)
     result.stdout.fnmatch_lines(
         [
             # a container that is never ready: the error names the wait and shows the log
@@ -154,6 +158,9 @@ def test_waits_time_out_logs_and_clean_up(
             "(waiting for log line 'never printed')*",
             "*container log (last lines):",
             "*still starting",
+            # the daemon refuses to start it: its own words
+            "*ContainerError: container of *image.tar could not start: failed to create shim "
+            'task: *exec: "/no/such/program": stat /no/such/program: no such file or dir*',
         ]
     )
     # a failed test's report carries its container's log
