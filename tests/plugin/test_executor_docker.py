@@ -229,6 +229,18 @@ def test_parity_fails_on_a_difference_and_shows_it(
     )
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["images: 0 built in *, 2 reused, 0 failed; *"])
+    # the other way round: docker's image for the tests, the embedded executor's to compare
+    result = pytester.runpytest(
+        *cache, "--imagebuild-executor", "docker", "--imagebuild-parity", "embedded"
+    )
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "E   *ParityError: parity: docker and embedded built different images from "
+            "*Dockerfile (old: docker, new: embedded):",
+            "images: 0 built in *, 2 reused, 0 failed; *",
+        ]
+    )
     assert leftovers(client) == []
 
 
