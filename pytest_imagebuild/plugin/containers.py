@@ -65,9 +65,9 @@ class ContainerStarter:
     node_id: str
     path_of: Callable[[Image], Path | None]
     default_image: Callable[[], Image]
-    _client: docker.DockerClient | None = None
-    _loaded: dict[Path, _Loaded] = field(default_factory=dict)
-    started: list[_Started] = field(default_factory=list)
+    _client: docker.DockerClient | None = field(default=None, init=False, repr=False)
+    _loaded: dict[Path, _Loaded] = field(default_factory=dict, init=False, repr=False)
+    started: list[_Started] = field(default_factory=list, init=False)
 
     def __call__(
         self,
