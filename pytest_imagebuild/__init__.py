@@ -10,11 +10,14 @@ from pytest_imagebuild.diff import FieldChange, ImageDiff, PackageChange, PathCh
 from pytest_imagebuild.efficiency import Efficiency, analyze_efficiency
 from pytest_imagebuild.errors import (
     BuildError,
+    ContainerError,
     ContextError,
+    DockerError,
     DockerfileError,
     ImageBuildError,
     ImageFormatError,
     Location,
+    ParityError,
     RegistryError,
     SandboxError,
     UsageError,
@@ -37,7 +40,9 @@ from pytest_imagebuild.plugin.sources import BuildSpec
 __all__ = [
     "BuildError",
     "BuildSpec",
+    "ContainerError",
     "ContextError",
+    "DockerError",
     "DockerfileError",
     "Efficiency",
     "FieldChange",
@@ -55,6 +60,7 @@ __all__ = [
     "Package",
     "PackageChange",
     "Packages",
+    "ParityError",
     "PathChange",
     "PathEntry",
     "RegistryError",

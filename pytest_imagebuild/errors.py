@@ -127,3 +127,33 @@ class BuildError(ImageBuildError):
             tail = "\n".join("    " + line for line in self.output_tail.splitlines())
             text += f"\n  output (last lines):\n{tail}"
         return text
+
+
+class DockerError(ImageBuildError):
+    """The docker extra is not installed, or no docker daemon answers where it was looked for."""
+
+
+class ContainerError(ImageBuildError):
+    """A started container exited, or did not become ready in time; carries its logs."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        location: Location | None = None,
+        hint: str | None = None,
+        logs: str = "",
+    ) -> None:
+        super().__init__(message, location=location, hint=hint)
+        self.logs = logs
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.logs:
+            tail = "\n".join("    " + line for line in self.logs.splitlines()[-20:])
+            text += f"\n  container log (last lines):\n{tail}"
+        return text
+
+
+class ParityError(ImageBuildError):
+    """Two executors built different images from the same Dockerfile and context."""

@@ -27,7 +27,7 @@ from pytest_imagebuild.builder.cache import LocalCache
 from pytest_imagebuild.builder.contexts import NamedContexts
 from pytest_imagebuild.builder.options import BuildOptions
 from pytest_imagebuild.builder.plan import Plan, host_platform_string
-from pytest_imagebuild.errors import ImageBuildError, Location, RegistryError
+from pytest_imagebuild.errors import ImageBuildError, Location, RegistryError, UsageError
 from pytest_imagebuild.plugin.bases import BaseResolver, image_refs, plan_for
 from pytest_imagebuild.plugin.buildkey import (
     build_key,
@@ -35,13 +35,14 @@ from pytest_imagebuild.plugin.buildkey import (
     contexts_digests,
     dockerfile_digest,
 )
+from pytest_imagebuild.plugin.executors import docker_build
 from pytest_imagebuild.plugin.imagecache import ImageEntry, ImageStore, staged_tarball
 from pytest_imagebuild.plugin.sources import BuildSpec
 from pytest_imagebuild.plugin.summary import BUILT, FAILED, REUSED, BuildRecord, pruned_lines
 
 __all__ = ["EXECUTORS", "BuildSettings", "ImageBuilder", "prune_images"]
 
-EXECUTORS = ("embedded",)
+EXECUTORS = ("embedded", "docker")
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,10 @@ class BuildSettings:
     registry_mirrors: tuple[str, ...] = ()
     insecure_registries: tuple[str, ...] = ()
     executor: str = "embedded"
+    parity: str | None = None
+    """A second executor that builds every spec too; the two images must not differ."""
+    parity_ignore: tuple[str, ...] = ()
+    """Diff ignore rules for parity runs, on top of the semantic mode's."""
     platform: str | None = None
     skip_dirs: tuple[Path, ...] = ()
     """Directories the test run writes (pytest's cache): never part of a context's key."""
@@ -206,7 +211,20 @@ class ImageBuilder:
     def _kept_dir(self, key: str) -> Path:
         return self.settings.cache_dir / "build-dirs" / key[:16]
 
-    def _execute(self, spec: BuildSpec, key: str, staged: Path, log_path: Path) -> BuildResult:
+    def _execute(
+        self, spec: BuildSpec, key: str, staged: Path, log_path: Path
+    ) -> BuildResult | None:
+        name = f"imagebuild/{_tag_name(spec)}:{key[:12]}"
+        if self.settings.executor == "docker":
+            if spec.build_contexts:
+                raise UsageError(
+                    f"{spec.dockerfile}: the docker executor cannot build named contexts "
+                    f"({', '.join(sorted(spec.build_contexts))}): docker's builder has none",
+                    hint="build this image with the embedded executor",
+                )
+            with log_path.open("w", encoding="utf-8", errors="replace") as log:
+                docker_build(spec, self.args_for(spec), name, staged_tarball(staged), log)
+            return None
         build_root = staged / "work"
         if self.settings.keep_build_dirs:  # the executor builds where the directory is kept
             build_root = self._kept_dir(key)
@@ -214,7 +232,7 @@ class ImageBuilder:
         options = BuildOptions(
             context=str(spec.context),
             dockerfile=str(spec.dockerfile),
-            destinations=(f"imagebuild/{_tag_name(spec)}:{key[:12]}",),
+            destinations=(name,),
             build_args=tuple(self.args_for(spec).items()),
             target=spec.target,
             no_push=True,
@@ -263,7 +281,7 @@ class ImageBuilder:
     ) -> None:
         self.records.append(
             BuildRecord(
-                name=spec.describe(),
+                name=spec.describe() + _executor_note(self.settings.executor),
                 key=key,
                 outcome=outcome,
                 seconds=seconds,
@@ -297,12 +315,17 @@ def _registry_refs(plan: Plan) -> list[tuple[str, int]]:
     return [(ref, line) for ref, line in image_refs(plan) if not registry.is_layout_source(ref)]
 
 
-def _steps(result: BuildResult) -> tuple[int, int]:
+def _steps(result: BuildResult | None) -> tuple[int, int]:
     """(steps from the layer cache, steps run) as the executor reports them, else (-1, -1)."""
-    stats = result.cache_stats
+    stats = result.cache_stats if result is not None else None
     if stats is None:
         return (-1, -1)
     return (stats.local_hits + stats.remote_hits, stats.misses)
+
+
+def _executor_note(executor: str) -> str:
+    """`` [docker]`` after a summary line of another executor than the embedded one."""
+    return "" if executor == "embedded" else f" [{executor}]"
 
 
 def _tag_name(spec: BuildSpec) -> str:

@@ -6,12 +6,12 @@ The logic lives in the modules beside it: ``factory`` (which image, opened or bu
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
 
-from pytest_imagebuild.errors import ImageBuildError
+from pytest_imagebuild.errors import DockerError, ImageBuildError
 from pytest_imagebuild.image import Image
 from pytest_imagebuild.plugin.baselines_plugin import (
     add_baseline_options,
@@ -19,7 +19,9 @@ from pytest_imagebuild.plugin.baselines_plugin import (
     image_baseline,
 )
 from pytest_imagebuild.plugin.builds import BuildSettings, ImageBuilder, prune_images
+from pytest_imagebuild.plugin.containers import ContainerStarter
 from pytest_imagebuild.plugin.factory import ImageFactory
+from pytest_imagebuild.plugin.parity import ParityBuilder
 from pytest_imagebuild.plugin.report import build_header_line, header_line, image_summary
 from pytest_imagebuild.plugin.repr import explain_comparison
 from pytest_imagebuild.plugin.runner import SandboxRunner
@@ -38,6 +40,7 @@ from pytest_imagebuild.plugin.summary import BuildRecord, summary_lines
 __all__ = [
     "image",
     "image_baseline",
+    "image_container",
     "image_factory",
     "pytest_addoption",
     "pytest_assertrepr_compare",
@@ -65,6 +68,7 @@ image_key = pytest.StashKey[Image]()
 structure_key = pytest.StashKey[dict[Path, ImageSource | None]]()
 structure_seen_key = pytest.StashKey[set[Path]]()
 build_log_key = pytest.StashKey[str]()
+containers_key = pytest.StashKey[ContainerStarter]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -174,7 +178,7 @@ def _factory(config: pytest.Config) -> ImageFactory:
         factory = ImageFactory(
             index_cache=cache.mkdir("imagebuild") / "index" if cache is not None else None,
             platform=settings.platform,
-            builder=ImageBuilder(settings),
+            builder=ParityBuilder(settings) if settings.parity else ImageBuilder(settings),
             runner=SandboxRunner(settings.cache_dir / "run"),
         )
         config.stash[factory_key] = factory
@@ -260,6 +264,23 @@ def image(request: pytest.FixtureRequest, image_factory: ImageFactory) -> Image:
     return opened
 
 
+@pytest.fixture
+def image_container(
+    request: pytest.FixtureRequest, image_factory: ImageFactory
+) -> Iterator[ContainerStarter]:
+    """Starts images as testcontainers ``DockerContainer``s (needs the ``[docker]`` extra):
+    ``image_container(image=None, ports=, env=, command=, wait_for_log=, wait_for_http=,
+    wait_for_healthy=, timeout=)``; containers and loaded images are removed at the end."""
+    starter = ContainerStarter(
+        request.node.nodeid, image_factory.path_of, lambda: request.getfixturevalue("image")
+    )
+    request.node.stash[containers_key] = starter
+    yield starter
+    problems = starter.close()
+    if problems:
+        raise DockerError("could not clean up after the test: " + "; ".join(problems))
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
@@ -268,6 +289,9 @@ def pytest_runtest_makereport(
     log = item.stash.get(build_log_key, None)
     if report.failed and report.when == "setup" and log is not None:
         report.sections.append((LOG_SECTION, log or "(the build wrote no output)"))
+    starter = item.stash.get(containers_key, None)
+    if report.failed and starter is not None and report.when != "teardown":
+        report.sections += starter.report_sections()
     opened = item.stash.get(image_key, None)
     if report.failed and opened is not None:
         path = _factory(item.config).path_of(opened)

@@ -79,6 +79,8 @@ def build_header_line(settings: BuildSettings) -> str:
         )
         if on
     ]
+    if settings.parity:
+        flags.append(f"parity with {settings.parity}")
     extra = f", {', '.join(flags)}" if flags else ""
     return (
         f"imagebuild: build cache {settings.cache_dir} (executor {settings.executor}{extra}), "

@@ -113,6 +113,24 @@ def add_build_options(parser: pytest.Parser) -> None:
         help=f"which builder builds Dockerfiles: {', '.join(EXECUTORS)} (default: embedded)",
     )
     parser.addini("imagebuild_executor", "builder for Dockerfiles", type="string", default="")
+    group.addoption(
+        "--imagebuild-parity",
+        metavar="NAME",
+        dest="imagebuild_parity",
+        help="build every image with this executor too and fail a test whose image differs "
+        f"({', '.join(EXECUTORS)})",
+    )
+    parser.addini("imagebuild_parity", "second executor for parity runs", "string", "")
+    group.addoption(
+        "--imagebuild-parity-ignore",
+        metavar="RULE",
+        action="append",
+        default=[],
+        dest="imagebuild_parity_ignores",
+        help="what may differ in parity runs: a path glob (/var/log/**) or a field "
+        "(config.labels.build-date), as imagebuild diff --ignore takes (repeat)",
+    )
+    parser.addini("imagebuild_parity_ignores", "parity ignore rules, one per line", "linelist")
 
 
 def _flag(config: pytest.Config, name: str) -> bool:
@@ -182,6 +200,15 @@ def build_settings(config: pytest.Config, platform: str | None) -> BuildSettings
             f"--imagebuild-executor: unknown executor {executor!r} "
             f"(available: {', '.join(EXECUTORS)})"
         )
+    parity = (
+        config.getoption("imagebuild_parity") or str(config.getini("imagebuild_parity")).strip()
+    ) or None
+    if parity is not None and (parity not in EXECUTORS or parity == executor):
+        others = [name for name in EXECUTORS if name != executor]
+        raise pytest.UsageError(
+            f"--imagebuild-parity: {parity!r} is not another executor than {executor!r} "
+            f"(available: {', '.join(others)})"
+        )
     ini_args = [str(v).strip() for v in config.getini("imagebuild_build_args") if str(v).strip()]
     cli_args = [str(v) for v in config.getoption("imagebuild_build_args") or []]
     problems: list[str] = []
@@ -194,6 +221,8 @@ def build_settings(config: pytest.Config, platform: str | None) -> BuildSettings
         registry_mirrors=tuple(_lines(config, "registry_mirrors")),
         insecure_registries=tuple(_lines(config, "insecure_registries")),
         executor=executor,
+        parity=parity,
+        parity_ignore=tuple(_lines(config, "parity_ignores")),
         platform=platform,
         skip_dirs=_pytest_cache_dir(config),
         cleanup_problems=tuple(problems),

@@ -114,7 +114,7 @@ def test_unknown_executor_is_a_usage_error(pytester: pytest.Pytester, how: str) 
     result = pytester.runpytest(*args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["ERROR: --imagebuild-executor: unknown executor 'kaniko' (available: embedded)"]
+        ["ERROR: --imagebuild-executor: unknown executor 'kaniko' (available: embedded, docker)"]
     )
 
 
