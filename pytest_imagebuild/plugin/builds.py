@@ -68,6 +68,8 @@ class BuildSettings:
     """What could not be removed of dead runs' directories while finding ``cache_dir``."""
     cache_max_size: int | None = None
     """Bytes the built images may take; the least recently used beyond it are removed."""
+    cache_repo: str | None = None
+    """A registry repository (or ``oci:/dir``) of cached layers shared by every machine."""
     started: float = field(default_factory=time.time)
     """When the session began: images used since then are never pruned."""
 
@@ -242,6 +244,7 @@ class ImageBuilder:
             insecure_registries=self.settings.insecure_registries,
             cache=not self.settings.no_cache,
             cache_dir=self.settings.cache_dir / "layers",
+            cache_repo=self.settings.cache_repo,
             cache_copy_layers=True,
             cache_run_layers=True,
             build_root=build_root,

@@ -68,6 +68,14 @@ def add_build_options(parser: pytest.Parser) -> None:
     parser.addini(
         "imagebuild_cache_max_size", "size bound of the built images", type="string", default=""
     )
+    group.addoption(
+        "--imagebuild-cache-repo",
+        metavar="REPO",
+        dest="imagebuild_cache_repo",
+        help="registry repository (or oci:/dir) of cached layers that builds on every machine "
+        "share, as imagebuild --cache-repo: looked up after the local cache, filled by each build",
+    )
+    parser.addini("imagebuild_cache_repo", "shared layer cache repository", "string", default="")
     for name, text in _FLAGS:
         group.addoption(
             f"--imagebuild-{name.replace('_', '-')}",
@@ -227,6 +235,9 @@ def build_settings(config: pytest.Config, platform: str | None) -> BuildSettings
         skip_dirs=_pytest_cache_dir(config),
         cleanup_problems=tuple(problems),
         cache_max_size=_max_size(config),
+        cache_repo=config.getoption("imagebuild_cache_repo")
+        or str(config.getini("imagebuild_cache_repo")).strip()
+        or None,
     )
 
 
