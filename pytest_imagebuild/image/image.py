@@ -129,6 +129,7 @@ class Image:
                     raise ImageFormatError(
                         f"blob {ref.blob.name} has digest {index.digest}, expected {ref.digest}"
                     )
+                indexer.store(job, index)  # only now: its digests are verified
                 layers.append(
                     Layer(
                         index=i,
@@ -153,7 +154,7 @@ class Image:
             cache_dir, cache_key = cache, key
 
             def store(entries: list[Member]) -> None:
-                store_index(cache_dir, cache_key, blob.size, *index._replace(members=entries))
+                store_index(cache_dir, cache_key, blob.size, index._replace(members=entries))
 
         return LayerData(fd, blob, index.compression, limits, index.members, store)
 
