@@ -37,7 +37,7 @@ from pytest_imagebuild.builder.cache import (
 )
 from pytest_imagebuild.builder.context import BuildContext, open_context
 from pytest_imagebuild.builder.dockerfile import parse_file
-from pytest_imagebuild.builder.fs import IgnoreList, unpack_layer
+from pytest_imagebuild.builder.fs import IgnoreList, Skipped, unpack_layer
 from pytest_imagebuild.builder.livedirs import live_dir, reap_dead
 from pytest_imagebuild.builder.options import BuildOptions
 from pytest_imagebuild.builder.plan import Plan, Stage, host_platform_string, make_plan
@@ -81,6 +81,7 @@ class _Build:
     image_digests: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     step_cache: StepCache | None = None
+    skipped: Skipped = field(default_factory=Skipped)  # what unpacking could not apply
 
     def __post_init__(self) -> None:
         self.path = self.plan.path
@@ -113,7 +114,7 @@ class _Build:
                 found = self.work_dir / "images" / hashlib.sha256(ref.encode()).hexdigest()[:24]
                 found.mkdir(parents=True)
                 for layer in pulled.layers:
-                    unpack_layer(self.store.path(layer.digest), found)
+                    unpack_layer(self.store.path(layer.digest), found, skipped=self.skipped)
                 self.images[ref] = found
                 self.image_digests[ref] = pulled.config_digest
         return found
@@ -180,7 +181,7 @@ class _Build:
         root.mkdir(parents=True)
         os.chmod(root, 0o755)  # noqa: S103 - a root directory's usual mode
         for layer in state.layers:
-            unpack_layer(layer.path, root)
+            unpack_layer(layer.path, root, skipped=self.skipped)
         state.root = root
         runner = StageRunner(stage, state, self, key=self.start_key(stage, state, config_digest))
         runner.run()
@@ -290,9 +291,12 @@ def _run(
             if cache is not None:
                 cache.close()
         final = b.futures[plan.target].result().state
+        for line in b.skipped.lines():
+            logger(f"imagebuild: {line}\n")
         names = tuple(plan.stages[i].label for i in sorted(b.futures))
         created = options.created or now_rfc3339()
         result = publish(options, final, created, names, b.store, regs)
+        result = dataclasses.replace(result, skipped=tuple(b.skipped.lines()))
         if cache is None:
             return result
         return dataclasses.replace(result, cache_stats=cache.stats)

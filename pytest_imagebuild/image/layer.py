@@ -123,7 +123,8 @@ class LayerIndexer:
             job = self._begin(job.fd, job.blob, job.key, job.place)  # changed bytes
         where = f"layer {job.blob.name}"
         if job.digest is not None:
-            members = iter_members(FileReader(job.fd, job.blob.offset, job.blob.size, where), True)
+            reader = FileReader(job.fd, job.blob.offset, job.blob.size, where)
+            members = iter_members(reader, True, self.limits)
             digest = job.digest.result()
             return Indexed("none", digest, digest, members, places)
         return self._streamed(job.fd, job.blob, job.compression, where)._replace(places=places)
@@ -149,7 +150,7 @@ class LayerIndexer:
 
         chunks = prefetched(hashed())
         try:
-            members = iter_members(ChunkReader(chunks, where), True)
+            members = iter_members(ChunkReader(chunks, where), True, self.limits)
         finally:
             chunks.close()  # stops the reader thread at once, also on errors
         return Indexed(

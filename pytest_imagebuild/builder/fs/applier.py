@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pytest_imagebuild.errors import ImageFormatError, SandboxError
 
 from .paths import RootResolver, fast_clean, remove_path
+from .skipped import Skipped
 from .tarformat import BLOCKDEV, CHAR, FIFO, HARDLINK, SYMLINK, Member
 from .tarreader import TarReader
 
@@ -43,7 +44,7 @@ class UnpackReport:
     members: int = 0
     bytes: int = 0
     whiteouts: int = 0
-    skipped: list[str] = field(default_factory=list)
+    skipped: Skipped = field(default_factory=Skipped)
 
 
 def _ns(member: Member) -> int:
@@ -95,7 +96,7 @@ class Applier:
             except OSError as exc:
                 if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EACCES):
                     raise
-                self.report.skipped.append(f"{member.name}: xattr {key} ({exc.strerror})")
+                self.report.skipped.add(member.name, f"xattr {key}", exc.strerror or "")
 
     def replace(self, path: str) -> None:
         if remove_path(path):
@@ -203,7 +204,7 @@ class Applier:
                 self.replace(path)
             except PermissionError:
                 if kind in (CHAR, BLOCKDEV):
-                    self.report.skipped.append(f"{member.name}: device node (no CAP_MKNOD)")
+                    self.report.skipped.add(member.name, "device node", "no CAP_MKNOD")
                     return
                 raise
         self.chown(path, member)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_imagebuild.builder.fs.paths import RootResolver, remove_path
+from pytest_imagebuild.builder.fs.skipped import Skipped
 from pytest_imagebuild.errors import BuildError, SandboxError
 
 from .srchash import Hasher, entry_hasher
@@ -56,6 +57,7 @@ class Copier:
     created: set[str] = field(default_factory=set)
     # source inode -> host path of its first copy, while one directory is copied
     links: dict[tuple[int, int], str] | None = None
+    skipped: Skipped = field(default_factory=Skipped)  # what could not be applied
 
     def __post_init__(self) -> None:
         self.resolver = RootResolver(str(self.root))
@@ -104,6 +106,10 @@ class Copier:
         return os.path.isdir(os.path.join(host, leaf)) if leaf else True
 
     # -- entries --------------------------------------------------------------------------
+    def chown_path(self, path: str, uid: int, gid: int) -> None:
+        """Give ``path`` (not following a symlink) to ``uid``:``gid``."""
+        self._chown(path, uid, gid)
+
     def _chown(self, path: str, uid: int, gid: int) -> None:
         try:
             os.lchown(path, uid, gid)
