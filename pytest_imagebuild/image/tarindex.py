@@ -165,6 +165,11 @@ def _members(reader: ChunkReader | FileReader, layer: bool, limits: ArchiveLimit
             elif flag == 75:  # "K"
                 long_link = _text(data)
             continue
+        if flag == 86:  # "V": a GNU volume label names the archive, not a file
+            skip(size + (-size % BLOCK))
+            pax = {}
+            long_name = long_link = None
+            continue
         if long_name is not None:
             name = long_name
         else:

@@ -33,7 +33,7 @@ from pytest_imagebuild.plugin.sources import (
     source_from_param,
 )
 from pytest_imagebuild.plugin.structure_items import StructureFile, structure_files
-from pytest_imagebuild.plugin.summary import BuildRecord, summary_lines
+from pytest_imagebuild.plugin.summary import BuildRecord, skipped_lines, summary_lines
 
 __all__ = [
     "image",
@@ -315,7 +315,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     lines = summary_lines(records, config.stash[settings_key].cache_dir)
     if factory is not None and factory.builder is not None:
         lines += [f"could not remove: {p}" for p in factory.builder.problems]
-    if lines:
+    warnings = skipped_lines(records)
+    if lines or warnings:
         terminalreporter.write_sep("-", "imagebuild")
         for line in lines:
             terminalreporter.write_line(line)
+        for line in warnings:
+            terminalreporter.write_line(line, yellow=True)
