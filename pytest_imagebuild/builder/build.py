@@ -180,8 +180,14 @@ class _Build:
         root = self.work_dir / "stages" / str(stage.index)
         root.mkdir(parents=True)
         os.chmod(root, 0o755)  # noqa: S103 - a root directory's usual mode
-        for layer in state.layers:
-            unpack_layer(layer.path, root, skipped=self.skipped)
+        try:
+            for layer in state.layers:
+                unpack_layer(layer.path, root, skipped=self.skipped)
+        except ImageBuildError as exc:  # a hostile or damaged base layer
+            if exc.location is None:
+                exc.location = Location(self.plan.path, stage.from_instruction.start_line)
+                exc.hint = exc.hint or "the base image's layer cannot be applied safely"
+            raise
         state.root = root
         runner = StageRunner(stage, state, self, key=self.start_key(stage, state, config_digest))
         runner.run()

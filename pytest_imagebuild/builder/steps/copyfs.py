@@ -83,7 +83,11 @@ class Copier:
                 joined = f"{resolved}/{part}" if resolved else part
                 real = self.resolver.directory(joined, create=False, where="COPY")
                 if not os.path.isdir(real):
-                    raise BuildError(f"cannot copy to {rel!r}: {joined!r} is not a directory")
+                    raise BuildError(
+                        f"cannot copy to {rel!r}: {joined!r} is not a directory",
+                        hint="a symlink on the way resolves inside the image and must lead "
+                        "to a directory there",
+                    )
                 resolved = os.path.relpath(real, self.resolver.root)
                 resolved = "" if resolved == "." else resolved
             else:
