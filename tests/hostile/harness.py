@@ -30,10 +30,13 @@ from pytest_imagebuild.builder.build import build
 from pytest_imagebuild.builder.options import BuildOptions
 from pytest_imagebuild.errors import ImageBuildError
 
-context, out, root = sys.argv[1:4]
+context, out, root, extra = sys.argv[1:5]
+more = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(extra).items()}
 try:
     result = build(
-        BuildOptions(context=context, no_push=True, tar_path=Path(out), build_root=Path(root)),
+        BuildOptions(
+            context=context, no_push=True, tar_path=Path(out), build_root=Path(root), **more
+        ),
         verbose=False,
     )
     print(json.dumps({"skipped": list(result.skipped)}))
@@ -107,7 +110,12 @@ def workspace(tmp_path: Path, user: str) -> Path:
 
 
 def attempt(
-    context: Path, dockerfile: str | bytes, work: Path, user: str, canary: Path | None = None
+    context: Path,
+    dockerfile: str | bytes,
+    work: Path,
+    user: str,
+    canary: Path | None = None,
+    options: dict[str, Any] | None = None,
 ) -> Outcome:
     """Build ``dockerfile`` in ``context`` as ``user`` ("root" or "rootless"); check the
     invariants that hold for every outcome; return the outcome for case checks."""
@@ -116,7 +124,12 @@ def attempt(
     work.mkdir(parents=True, exist_ok=True)
     before_context = tree_state(context)
     before_canary = tree_state(canary) if canary is not None else {}
-    argv_tail = [str(context), str(work / "out.tar"), str(work / "builds")]
+    argv_tail = [
+        str(context),
+        str(work / "out.tar"),
+        str(work / "builds"),
+        json.dumps(options or {}),
+    ]
     env = dict(os.environ, PYTHONPATH=str(rootless.REPO))
     cmd = [sys.executable, "-c", SNIPPET, *argv_tail]
     if user == "rootless":
