@@ -25,6 +25,7 @@ from .tarreader import TarReader
 __all__ = ["Applier", "UnpackReport"]
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_MAX_ID = (1 << 32) - 2  # (uid_t)-1 tells chown(2) to leave the owner unchanged
 _THREADED_MAX = 1 << 20  # larger files are written straight from the stream buffer
 _BATCH_FILES = 48
 _BATCH_BYTES = 4 << 20
@@ -72,11 +73,15 @@ class Applier:
     # -- ownership, xattrs, replacement ------------------------------------------------------
 
     def chown(self, target: int | str, member: Member) -> None:
+        uid, gid = member.uid, member.gid
+        if not (0 <= uid <= _MAX_ID and 0 <= gid <= _MAX_ID):
+            self.report.skipped.add(member.name, "owner", f"{uid}:{gid} is not an id; root kept")
+            uid = gid = 0
         try:
             if isinstance(target, int):
-                os.fchown(target, member.uid, member.gid)
+                os.fchown(target, uid, gid)
             else:
-                os.lchown(target, member.uid, member.gid)
+                os.lchown(target, uid, gid)
         except OSError as exc:
             if exc.errno not in (errno.EPERM, errno.EINVAL):
                 raise

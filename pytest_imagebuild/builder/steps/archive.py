@@ -128,7 +128,7 @@ def _member(
             return
     uid, gid = (member.uid, member.gid) if keep else (copier.owner.uid, copier.owner.gid)
     if not (0 <= uid <= MAX_ID and 0 <= gid <= MAX_ID):
-        copier.skipped.add(member.name, "owner", f"{uid}:{gid} is not a valid id; root kept")
+        copier.skipped.add(member.name, "owner", f"{uid}:{gid} is not an id; root kept")
         uid, gid = 0, 0
     copier.chown_path(host, uid, gid)
     _xattrs(copier, member, host)
