@@ -213,5 +213,13 @@ def assert_located_error(outcome: Outcome, *needles: str) -> None:
         assert needle in outcome.error, outcome.error
 
 
+def matrix(cases: list[Any], rootless_too: set[Any]) -> list[tuple[str, Any]]:
+    """(user, case) pairs: every case as root, the listed ones also as the unprivileged
+    user (for ``@pytest.mark.parametrize(("user", "case"), ...)``, which overrides the
+    ``user`` fixture)."""
+    pairs = [("root", c) for c in cases]
+    return pairs + [("rootless", c) for c in cases if c in rootless_too]
+
+
 def dedent(text: str) -> str:
     return textwrap.dedent(text).lstrip()
