@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from array import array
+from itertools import repeat
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
@@ -117,11 +118,8 @@ def _decode(data: bytes, key: str, size: int) -> Indexed | None:
     xattrs: list[dict[str, bytes] | None] = list(nothing) if head["xattrs"] else nothing
     for row, values in head["xattrs"]:
         xattrs[row] = {name: base64.b64decode(value) for name, value in values.items()}
-    new = tuple.__new__
-    members = [
-        new(Member, row)
-        for row in zip(names, kinds, *cols[:5], links, xattrs, cols[5], digests, strict=True)
-    ]
+    rows = zip(names, kinds, *cols[:5], links, xattrs, cols[5], digests, strict=True)
+    members: list[Member] = list(map(tuple.__new__, repeat(Member), rows))  # loops in C
     places = tuple(Place(*map(int, p)) for p in head["places"])
     return Indexed(head["compression"], head["diff_id"], head["digest"], members, places)
 

@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -219,7 +218,3 @@ def matrix(cases: list[Any], rootless_too: set[Any]) -> list[tuple[str, Any]]:
     ``user`` fixture)."""
     pairs = [("root", c) for c in cases]
     return pairs + [("rootless", c) for c in cases if c in rootless_too]
-
-
-def dedent(text: str) -> str:
-    return textwrap.dedent(text).lstrip()
