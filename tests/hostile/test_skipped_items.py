@@ -115,3 +115,37 @@ def test_the_terminal_summary_warns() -> None:
     ]
     again = BuildRecord.from_dict(record.to_dict())
     assert again == record
+
+
+def test_the_plugin_warns_in_its_terminal_summary(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)  # the inner run is a plain session
+    tree = pytester.path / "tree"
+    tree.mkdir()
+    (tree / "plain").write_text("plain\n")
+    raw = written_by("gnu-tar-label", tree, pytester.path / "label.tar", None)
+    layer = k.Layer(raw, raw)
+    layout = k.oci_layout(pytester.path / "base", [k.Spec([layer], k.config([layer]))])
+    pytester.makefile("", Dockerfile=f"FROM oci:{layout}\nENV A=1\n")
+    pytester.makefile("", **{".dockerignore": "*\n"})
+    pytester.makeini("[pytest]\nfilterwarnings = error\n")
+    pytester.makepyfile(
+        test_it="""
+        import pytest
+
+        @pytest.mark.dockerfile()
+        def test_plain(image):
+            assert image.file("/plain").read_text() == "plain\\n"
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*- imagebuild -*",
+            f"warning: {pytester.path}/Dockerfile*: not everything in its layers was applied:",
+            "  tar member type b'V': 1 path not applied (VOLUME)",
+        ]
+    )
