@@ -62,6 +62,7 @@ class Indexed(NamedTuple):
     digest: str
     members: list[Member]
     places: tuple[Place, ...]
+    notes: tuple[str, ...] = ()  # members passed over, as Image.warnings says them
 
 
 def place_of(fd: int, offset: int) -> Place:
@@ -121,7 +122,8 @@ def _decode(data: bytes, key: str, size: int) -> Indexed | None:
     rows = zip(names, kinds, *cols[:5], links, xattrs, cols[5], digests, strict=True)
     members: list[Member] = list(map(tuple.__new__, repeat(Member), rows))  # loops in C
     places = tuple(Place(*map(int, p)) for p in head["places"])
-    return Indexed(head["compression"], head["diff_id"], head["digest"], members, places)
+    notes = tuple(str(note) for note in head.get("notes", ()))
+    return Indexed(head["compression"], head["diff_id"], head["digest"], members, places, notes)
 
 
 def load_index(cache: Path, key: str, size: int) -> Indexed | None:
@@ -149,6 +151,7 @@ def _encode(key: str, size: int, index: Indexed) -> bytes:
         "digest": index.digest,
         "places": [list(p) for p in index.places],
         "xattrs": xattrs,
+        "notes": list(index.notes),
     }
     numbers = array("q")
     for field in NUMBER_FIELDS:

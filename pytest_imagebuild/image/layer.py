@@ -124,9 +124,10 @@ class LayerIndexer:
         where = f"layer {job.blob.name}"
         if job.digest is not None:
             reader = FileReader(job.fd, job.blob.offset, job.blob.size, where)
-            members = iter_members(reader, True, self.limits)
+            notes: list[str] = []
+            members = iter_members(reader, True, self.limits, notes)
             digest = job.digest.result()
-            return Indexed("none", digest, digest, members, places)
+            return Indexed("none", digest, digest, members, places, tuple(notes))
         return self._streamed(job.fd, job.blob, job.compression, where)._replace(places=places)
 
     def store(self, job: _Pending, index: Indexed) -> None:
@@ -149,8 +150,9 @@ class LayerIndexer:
                 yield chunk
 
         chunks = prefetched(hashed())
+        notes: list[str] = []
         try:
-            members = iter_members(ChunkReader(chunks, where), True, self.limits)
+            members = iter_members(ChunkReader(chunks, where), True, self.limits, notes)
         finally:
             chunks.close()  # stops the reader thread at once, also on errors
         return Indexed(
@@ -159,4 +161,5 @@ class LayerIndexer:
             "sha256:" + raw_hash.hexdigest(),
             members,
             (),
+            tuple(notes),
         )

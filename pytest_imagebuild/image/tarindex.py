@@ -94,12 +94,16 @@ def _layer_entry(name: str, kind: str, where: str) -> tuple[str, str]:
 
 
 def iter_members(
-    reader: ChunkReader | FileReader, layer: bool, limits: ArchiveLimits = DEFAULT_LIMITS
+    reader: ChunkReader | FileReader,
+    layer: bool,
+    limits: ArchiveLimits = DEFAULT_LIMITS,
+    notes: list[str] | None = None,
 ) -> list[Member]:
     """Read every header, passing over member data; ``layer`` cleans names (see above).
-    Member count, name lengths and extended header sizes are bounded by ``limits``."""
+    Member count, name lengths and extended header sizes are bounded by ``limits``;
+    members passed over (GNU volume labels) are described in ``notes``."""
     try:
-        return _members(reader, layer, limits)
+        return _members(reader, layer, limits, [] if notes is None else notes)
     except TarFormatError as exc:
         at = reader.offset if exc.offset is None else exc.offset
         raise ImageFormatError(f"{reader.name}: {exc.message} (near offset {at})") from None
@@ -114,7 +118,9 @@ def _limit(where: str, problem: str | None) -> None:
         )
 
 
-def _members(reader: ChunkReader | FileReader, layer: bool, limits: ArchiveLimits) -> list[Member]:
+def _members(
+    reader: ChunkReader | FileReader, layer: bool, limits: ArchiveLimits, notes: list[str]
+) -> list[Member]:
     members: list[Member] = []
     most = limits.members
     longest = limits.path // 4  # a name of fewer characters cannot exceed limits.path bytes
@@ -166,6 +172,8 @@ def _members(reader: ChunkReader | FileReader, layer: bool, limits: ArchiveLimit
                 long_link = _text(data)
             continue
         if flag == 86:  # "V": a GNU volume label names the archive, not a file
+            label = _text(block[:100])
+            notes.append(f"GNU volume label {label!r} passed over (it names no file)")
             skip(size + (-size % BLOCK))
             pax = {}
             long_name = long_link = None
