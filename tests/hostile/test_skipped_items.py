@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_imagebuild.image import Image
 from pytest_imagebuild.plugin.summary import BuildRecord, skipped_lines
 from tests.hostile.harness import attempt
 from tests.image import imagekit as k
@@ -149,3 +150,25 @@ def test_the_plugin_warns_in_its_terminal_summary(
             "  tar member type b'V': 1 path not applied (VOLUME)",
         ]
     )
+
+
+@pytest.mark.parametrize("fmt", ["v7", "gnu-label"])
+def test_tars_without_ustar_magic_are_unpacked_by_add(tmp_path: Path, fmt: str) -> None:
+    """A V7 tar, and a GNU tar whose first header is a volume label (written V7-style), are
+    archives to ADD, as to docker; the label is reported, the files are unpacked."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "plain").write_text("plain\n")
+    context = tmp_path / "context"
+    context.mkdir()
+    args = ["--format=v7"] if fmt == "v7" else ["--format=gnu", "--label=VOLUME"]
+    subprocess.run(["tar", *args, "-C", tree, "-cf", context / "t.tar", "."], check=True)
+    outcome = attempt(context, "FROM scratch\nADD t.tar /d/\n", tmp_path / "work", "root")
+    assert outcome.error is None, outcome.error
+    assert outcome.skipped == (
+        [] if fmt == "v7" else ["tar member type b'V': 1 path not applied (VOLUME)"]
+    )
+    assert outcome.image is not None
+    with Image.open(outcome.image) as image:
+        assert image.file("/d/plain").read_text() == "plain\n"
+        assert not image.file("/d/t.tar").exists

@@ -11,7 +11,7 @@ import tarfile
 from pytest_imagebuild.builder.fs.paths import remove_path
 from pytest_imagebuild.errors import BuildError
 from pytest_imagebuild.limits import ArchiveLimits
-from pytest_imagebuild.tarcodec import TarFormatError, xattrs_from_pax
+from pytest_imagebuild.tarcodec import TarFormatError, verify_checksum, xattrs_from_pax
 
 from .bounded import ArchiveLimitError, BoundedArchive, CorruptArchive
 from .copyfs import Copier
@@ -37,7 +37,17 @@ def is_archive(path: str) -> bool:
                 return tar.next() is not None
         except (tarfile.TarError, OSError, EOFError):
             return False
-    return len(head) >= 262 and head[257:262] == b"ustar"
+    if len(head) >= 262 and head[257:262] == b"ustar":
+        return True
+    # a V7 header (no magic; GNU tar writes a volume label this way): a valid checksum, as
+    # docker's tar reader needs to take it for an archive
+    if len(head) < 512 or head[0] == 0:
+        return False
+    try:
+        verify_checksum(head)
+    except TarFormatError:
+        return False
+    return True
 
 
 def extract_archive(
