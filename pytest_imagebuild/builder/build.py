@@ -38,7 +38,7 @@ from pytest_imagebuild.builder.context import BuildContext, open_context
 from pytest_imagebuild.builder.context_lookup import ContextLookup
 from pytest_imagebuild.builder.contexts import NamedContexts
 from pytest_imagebuild.builder.dockerfile import parse_file
-from pytest_imagebuild.builder.fs import IgnoreList, unpack_layer
+from pytest_imagebuild.builder.fs import IgnoreList, Skipped, unpack_layer
 from pytest_imagebuild.builder.livedirs import live_dir, reap_dead
 from pytest_imagebuild.builder.log import BuildLog, LogSettings
 from pytest_imagebuild.builder.options import BuildOptions
@@ -88,6 +88,7 @@ class _Build:
     lock: threading.Lock = field(default_factory=threading.Lock)
     step_cache: StepCache | None = None
     named: ContextLookup | None = None
+    skipped: Skipped = field(default_factory=Skipped)  # what unpacking could not apply
 
     def __post_init__(self) -> None:
         self.path = self.plan.path
@@ -128,7 +129,7 @@ class _Build:
                 found = self.work_dir / "images" / hashlib.sha256(ref.encode()).hexdigest()[:24]
                 found.mkdir(parents=True)
                 for layer in pulled.layers:
-                    unpack_layer(self.store.path(layer.digest), found)
+                    unpack_layer(self.store.path(layer.digest), found, skipped=self.skipped)
                 self.images[ref] = found
                 self.image_digests[ref] = pulled.config_digest
         return found
@@ -205,8 +206,14 @@ class _Build:
         root = self.work_dir / "stages" / str(stage.index)
         root.mkdir(parents=True)
         os.chmod(root, 0o755)  # noqa: S103 - a root directory's usual mode
-        for layer in state.layers:
-            unpack_layer(layer.path, root)
+        try:
+            for layer in state.layers:
+                unpack_layer(layer.path, root, skipped=self.skipped)
+        except ImageBuildError as exc:  # a hostile or damaged base layer
+            if exc.location is None:
+                exc.location = Location(self.plan.path, stage.from_instruction.start_line)
+                exc.hint = exc.hint or "the base image's layer cannot be applied safely"
+            raise
         state.root = root
         runner = StageRunner(stage, state, self, key=self.start_key(stage, state, config_digest))
         runner.run()
@@ -322,9 +329,12 @@ def _run(
             if cache is not None:
                 cache.close()
         final = b.futures[plan.target].result().state
+        for line in b.skipped.lines():
+            logger.message(f"imagebuild: {line}", "warn")
         names = tuple(plan.stages[i].label for i in sorted(b.futures))
         created = options.created or now_rfc3339()
         result = publish(options, final, created, names, b.store, pushes)
+        result = dataclasses.replace(result, skipped=tuple(b.skipped.lines()))
         if cache is None:
             return result
         return dataclasses.replace(result, cache_stats=cache.stats)

@@ -219,7 +219,14 @@ def _stage(
                     raise DockerfileError(
                         f"invalid from flag value {ref}: refers to current or future build stage",
                         location=_location(path, instruction),
+                        hint="--from names an earlier stage (by name or index) or an image",
                     )
+            if found is None and name is not None and ref.lower() == name:
+                raise DockerfileError(
+                    f"invalid from flag value {ref}: refers to the stage it is in",
+                    location=_location(path, instruction),
+                    hint="a stage cannot copy or mount from itself; name an earlier stage",
+                )
             if found is None:
                 images.append(ref)
             else:

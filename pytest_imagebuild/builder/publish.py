@@ -41,6 +41,7 @@ class BuildResult:
     layers: int
     pushed: tuple[str, ...] = ()
     cache_stats: CacheStats | None = None  # with --cache: hits, misses, stored, pushed
+    skipped: tuple[str, ...] = ()  # what unpacking could not apply, one line per kind
 
 
 def publish(

@@ -49,6 +49,11 @@ def _json(data: bytes, name: str) -> Any:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ImageFormatError(f"{name} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ImageFormatError(
+            f"{name} nests JSON too deeply to be an image document",
+            hint="image documents are a few levels deep; this one is damaged or hostile",
+        ) from None
 
 
 def _verified(source: Source, desc: dict[str, Any]) -> bytes:

@@ -64,6 +64,7 @@ class Image:
         self.history: tuple[HistoryEntry, ...] = cfg.parse_history(ref.config)
         self.layers: tuple[Layer, ...] = ()
         self.runner: CommandRunner | None = None  # set by the plugin's image_factory
+        self.warnings: tuple[str, ...] = ()  # what reading the layers passed over
         self._fs = self._load_layers(limits, index_cache)
 
     @classmethod
@@ -113,6 +114,7 @@ class Image:
         layers: list[Layer] = []
         members: list[list[Member]] = []
         data: list[LayerData] = []
+        notes: list[str] = []
         with LayerIndexer(limits, index_cache) as indexer:
             jobs = []
             for ref, diff_id in zip(refs, diff_ids, strict=True):
@@ -129,6 +131,7 @@ class Image:
                     raise ImageFormatError(
                         f"blob {ref.blob.name} has digest {index.digest}, expected {ref.digest}"
                     )
+                indexer.store(job, index)  # only now: its digests are verified
                 layers.append(
                     Layer(
                         index=i,
@@ -140,8 +143,10 @@ class Image:
                     )
                 )
                 members.append(index.members)
+                notes += [f"layer {i}: {note}" for note in index.notes]
                 data.append(self._data(job.fd, ref.blob, index, limits, index_cache, job.key))
         self.layers = tuple(layers)
+        self.warnings = tuple(notes)
         return Filesystem(self.layers, members, data)
 
     @staticmethod
@@ -153,7 +158,7 @@ class Image:
             cache_dir, cache_key = cache, key
 
             def store(entries: list[Member]) -> None:
-                store_index(cache_dir, cache_key, blob.size, *index._replace(members=entries))
+                store_index(cache_dir, cache_key, blob.size, index._replace(members=entries))
 
         return LayerData(fd, blob, index.compression, limits, index.members, store)
 

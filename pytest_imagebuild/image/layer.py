@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import NamedTuple
 
 from pytest_imagebuild.errors import ImageFormatError
-from pytest_imagebuild.image.cache import load_index, store_index
+from pytest_imagebuild.image.cache import Indexed, Place, load_index, place_of, store_index
 from pytest_imagebuild.image.prefetch import prefetched
 from pytest_imagebuild.image.stream import (
     CHUNK,
@@ -30,7 +30,7 @@ from pytest_imagebuild.image.stream import (
     compression_of,
     decompressed_chunks,
 )
-from pytest_imagebuild.image.tarindex import Member, iter_members
+from pytest_imagebuild.image.tarindex import iter_members
 from pytest_imagebuild.image.tarreader import ChunkReader, FileReader
 
 __all__ = ["Indexed", "Layer", "LayerIndexer"]
@@ -50,22 +50,14 @@ class Layer:
     created_by: str
 
 
-class Indexed(NamedTuple):
-    """A layer's index: compression, diff_id, blob digest and members (clean paths)."""
-
-    compression: str
-    diff_id: str
-    digest: str
-    members: list[Member]
-
-
 class _Pending(NamedTuple):
     fd: int
     blob: BlobRef
     key: str | None
-    hit: Indexed | None
+    place: Place | None
+    cached: Indexed | None  # a stored index, trusted if the blob is at one of its places
     compression: str
-    digest: Future[str] | None
+    digest: Future[str] | None  # the blob's digest, hashed in a worker
 
 
 class LayerIndexer:
@@ -88,14 +80,24 @@ class LayerIndexer:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
     def start(self, fd: int, blob: BlobRef, key: str | None) -> _Pending:
-        """Look ``key`` up in the cache; else start hashing the blob if it is uncompressed."""
+        """Look ``key`` up in the cache; else start hashing the blob if it is uncompressed.
+
+        A stored index is used as it is only for a blob at a place it was verified at
+        (same file identity, size, mtime and ctime); elsewhere the blob is hashed
+        again (no parse) and the index used only if the digest is the stored one."""
         if self.cache is not None and key is not None:
-            hit = load_index(self.cache, key, blob.size)
-            if hit is not None:
-                return _Pending(fd, blob, key, Indexed(*hit), "", None)
+            place = place_of(fd, blob.offset)
+            cached = load_index(self.cache, key, blob.size)
+            if cached is not None:
+                again = None if place in cached.places else self.pool.submit(self._digest, fd, blob)
+                return _Pending(fd, blob, key, place, cached, "", again)
+            return self._begin(fd, blob, key, place)
+        return self._begin(fd, blob, key, None)
+
+    def _begin(self, fd: int, blob: BlobRef, key: str | None, place: Place | None) -> _Pending:
         compression = compression_of(blob.pread(fd, 0, min(4, blob.size)))
         digest = self.pool.submit(self._digest, fd, blob) if compression == "none" else None
-        return _Pending(fd, blob, key, None, compression, digest)
+        return _Pending(fd, blob, key, place, None, compression, digest)
 
     def _digest(self, fd: int, blob: BlobRef) -> str:
         hasher = hashlib.sha256()
@@ -109,23 +111,33 @@ class LayerIndexer:
         return "sha256:" + hasher.hexdigest()
 
     def finish(self, job: _Pending) -> Indexed:
-        """The layer's index; its digests are computed, not yet compared."""
-        if job.hit is not None:
-            return job.hit
+        """The layer's index; its digests are computed, not yet compared (a stored
+        index carries the digests it was verified with)."""
+        cached = job.cached
+        places = () if job.place is None else (job.place,)
+        if cached is not None:
+            if job.digest is None:
+                return cached
+            if job.digest.result() == cached.digest:
+                return cached._replace(places=cached.places + places)
+            job = self._begin(job.fd, job.blob, job.key, job.place)  # changed bytes
         where = f"layer {job.blob.name}"
         if job.digest is not None:
-            members = iter_members(FileReader(job.fd, job.blob.offset, job.blob.size, where), True)
+            reader = FileReader(job.fd, job.blob.offset, job.blob.size, where)
+            notes: list[str] = []
+            members = iter_members(reader, True, self.limits, notes)
             digest = job.digest.result()
-            result = Indexed("none", digest, digest, members)
-        else:
-            result = self._streamed(job.fd, job.blob, job.compression, where)
-        if self.cache is not None and job.key is not None:
-            self.store(job.key, job.blob.size, result)
-        return result
+            return Indexed("none", digest, digest, members, places, tuple(notes))
+        return self._streamed(job.fd, job.blob, job.compression, where)._replace(places=places)
 
-    def store(self, key: str, size: int, index: Indexed) -> None:
-        if self.cache is not None:
-            store_index(self.cache, key, size, *index)
+    def store(self, job: _Pending, index: Indexed) -> None:
+        """Keep a verified index; one used from the cache where it was verified is not
+        written again."""
+        if self.cache is None or job.key is None:
+            return
+        if job.cached is not None and job.digest is None:
+            return
+        store_index(self.cache, job.key, job.blob.size, index)
 
     def _streamed(self, fd: int, blob: BlobRef, compression: str, where: str) -> Indexed:
         raw_hash = hashlib.sha256()
@@ -138,8 +150,9 @@ class LayerIndexer:
                 yield chunk
 
         chunks = prefetched(hashed())
+        notes: list[str] = []
         try:
-            members = iter_members(ChunkReader(chunks, where), True)
+            members = iter_members(ChunkReader(chunks, where), True, self.limits, notes)
         finally:
             chunks.close()  # stops the reader thread at once, also on errors
         return Indexed(
@@ -147,4 +160,6 @@ class LayerIndexer:
             "sha256:" + diff_hash.hexdigest(),
             "sha256:" + raw_hash.hexdigest(),
             members,
+            (),
+            tuple(notes),
         )

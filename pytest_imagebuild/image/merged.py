@@ -15,6 +15,7 @@ from pytest_imagebuild.image.tarindex import Member
 __all__ = ["MAX_HOPS", "Node", "Tree"]
 
 MAX_HOPS = 40
+LINKABLE = frozenset("lcbp")  # besides files, what link(2) can give a second name
 
 
 class Node:
@@ -52,10 +53,18 @@ class Tree:
             data: tuple[int, Member] | None = (layer, m) if m.kind == "f" else None
             if m.kind == "h":
                 target = self.lookup(m.link)
-                if target is None or target.data is None:
+                linked = target.entry if target is not None else None
+                if target is not None and target.data is None and linked is not None:
+                    if linked.kind not in LINKABLE:
+                        raise ImageFormatError(
+                            f"{where}: hardlink {m.name!r} points to {m.link!r}, "
+                            "which is a directory"
+                        )
+                    m = linked._replace(name=m.name)  # the same inode: a symlink, device or fifo
+                elif target is None or target.data is None:
                     raise ImageFormatError(
                         f"{where}: hardlink {m.name!r} points to {m.link!r}, "
-                        "which is not a regular file in the image"
+                        "which is not in the image"
                     )
                 data = target.data
             if not m.name:

@@ -16,6 +16,7 @@ import zstandard
 from isal import isal_zlib
 
 from pytest_imagebuild.errors import ImageFormatError
+from pytest_imagebuild.limits import ArchiveLimits
 
 __all__ = ["CHUNK", "BlobRef", "Limits", "compression_of", "decompressed_chunks"]
 
@@ -27,17 +28,13 @@ GZIP_ERROR = cast("type[Exception]", isal_zlib.error)
 
 
 @dataclass(frozen=True)
-class Limits:
-    """Decompression bomb limits: refuse output above ``ratio`` x input once past ``floor``."""
-
-    ratio: float = 100.0
-    floor: int = 1 << 30
+class Limits(ArchiveLimits):
+    """The shared archive limits, raising the read side's error."""
 
     def check(self, raw: int, out: int, name: str) -> None:
         if out > self.floor and out > raw * self.ratio:
             raise ImageFormatError(
-                f"layer {name} decompresses to more than {self.ratio:g}x its size "
-                f"(and over {self.floor} bytes): refused as a decompression bomb",
+                f"layer {name} {self.expansion(raw, out)}",
                 hint="raise max_expansion / expansion_floor in Image.open if the image is trusted",
             )
 

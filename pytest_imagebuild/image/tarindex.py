@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 from pytest_imagebuild.errors import ImageFormatError
 from pytest_imagebuild.image.tarreader import ChunkReader, FileReader
+from pytest_imagebuild.limits import ArchiveLimits
 from pytest_imagebuild.tarcodec import (
     BLOCK,
     META_TYPES,
@@ -24,6 +25,7 @@ from pytest_imagebuild.tarcodec import (
 
 __all__ = ["Member", "clean_path", "iter_members"]
 
+DEFAULT_LIMITS = ArchiveLimits()
 ZERO_BLOCK = bytes(BLOCK)
 TRAIL = b" \x00"
 LINKS = frozenset(b"12")
@@ -91,17 +93,37 @@ def _layer_entry(name: str, kind: str, where: str) -> tuple[str, str]:
     return path, kind
 
 
-def iter_members(reader: ChunkReader | FileReader, layer: bool) -> list[Member]:
-    """Read every header, passing over member data; ``layer`` cleans names (see above)."""
+def iter_members(
+    reader: ChunkReader | FileReader,
+    layer: bool,
+    limits: ArchiveLimits = DEFAULT_LIMITS,
+    notes: list[str] | None = None,
+) -> list[Member]:
+    """Read every header, passing over member data; ``layer`` cleans names (see above).
+    Member count, name lengths and extended header sizes are bounded by ``limits``;
+    members passed over (GNU volume labels) are described in ``notes``."""
     try:
-        return _members(reader, layer)
+        return _members(reader, layer, limits, [] if notes is None else notes)
     except TarFormatError as exc:
         at = reader.offset if exc.offset is None else exc.offset
         raise ImageFormatError(f"{reader.name}: {exc.message} (near offset {at})") from None
 
 
-def _members(reader: ChunkReader | FileReader, layer: bool) -> list[Member]:
+def _limit(where: str, problem: str | None) -> None:
+    if problem is not None:
+        raise ImageFormatError(
+            f"{where} {problem}",
+            hint="layers that tools write stay far below this bound: the archive is damaged "
+            "or made to exhaust memory",
+        )
+
+
+def _members(
+    reader: ChunkReader | FileReader, layer: bool, limits: ArchiveLimits, notes: list[str]
+) -> list[Member]:
     members: list[Member] = []
+    most = limits.members
+    longest = limits.path // 4  # a name of fewer characters cannot exceed limits.path bytes
     append = members.append
     new = tuple.__new__
     take, skip = reader.take, reader.skip
@@ -134,6 +156,8 @@ def _members(reader: ChunkReader | FileReader, layer: bool) -> list[Member]:
             size, mode, uid, gid, mtime = (parse_number(block[a:b]) for a, b in NUMBERS)
         flag = block[156]
         if flag in META_TYPES:
+            if size > limits.record:
+                _limit(where, limits.meta(size))
             data = take(size)
             if len(data) < size:
                 raise ImageFormatError(f"{where} is truncated: tar data ends early")
@@ -146,6 +170,13 @@ def _members(reader: ChunkReader | FileReader, layer: bool) -> list[Member]:
                 long_name = _text(data)
             elif flag == 75:  # "K"
                 long_link = _text(data)
+            continue
+        if flag == 86:  # "V": a GNU volume label names the archive, not a file
+            label = _text(block[:100])
+            notes.append(f"GNU volume label {label!r} passed over (it names no file)")
+            skip(size + (-size % BLOCK))
+            pax = {}
+            long_name = long_link = None
             continue
         if long_name is not None:
             name = long_name
@@ -176,6 +207,11 @@ def _members(reader: ChunkReader | FileReader, layer: bool) -> list[Member]:
             xattrs = xattrs_from_pax(pax) or None
             pax = {}
         long_name = long_link = None
+        if len(name) > longest or len(link) > longest:
+            _limit(where, limits.name(name))
+            _limit(where, limits.name(link, "link target"))
+        if len(members) >= most:
+            _limit(where, limits.count(len(members) + 1))
         kind = KINDS.get(flag)
         if kind is None:
             raise ImageFormatError(

@@ -207,7 +207,7 @@ class ImageBuilder:
             seconds = time.monotonic() - started
             self._keep(staged, key, None)
             entry = self.store.put(key, staged, seconds=seconds, steps=_steps(result))
-        self._record(spec, key, BUILT, seconds, entry)
+        self._record(spec, key, BUILT, seconds, entry, result.skipped if result else ())
         return entry
 
     def _kept_dir(self, key: str) -> Path:
@@ -280,7 +280,13 @@ class ImageBuilder:
             )
 
     def _record(
-        self, spec: BuildSpec, key: str, outcome: str, seconds: float, entry: ImageEntry | None
+        self,
+        spec: BuildSpec,
+        key: str,
+        outcome: str,
+        seconds: float,
+        entry: ImageEntry | None,
+        skipped: tuple[str, ...] = (),
     ) -> None:
         self.records.append(
             BuildRecord(
@@ -292,6 +298,7 @@ class ImageBuilder:
                 steps_cached=entry.steps_cached if entry is not None else -1,
                 steps_run=entry.steps_run if entry is not None else -1,
                 worker=self._worker,
+                skipped=skipped,
             )
         )
 

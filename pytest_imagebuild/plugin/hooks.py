@@ -35,7 +35,7 @@ from pytest_imagebuild.plugin.sources import (
     source_from_param,
 )
 from pytest_imagebuild.plugin.structure_items import StructureFile, structure_files
-from pytest_imagebuild.plugin.summary import BuildRecord, summary_lines
+from pytest_imagebuild.plugin.summary import BuildRecord, skipped_lines, summary_lines
 
 __all__ = [
     "image",
@@ -347,7 +347,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     lines += [f"could not remove: {p}" for p in config.stash.get(worker_problems_key, [])]
     if getattr(config, "workerinput", None) is None:  # the controller, once per session
         lines += prune_images(config.stash[settings_key])
-    if lines:
+    warnings = skipped_lines(records)
+    if lines or warnings:
         terminalreporter.write_sep("-", "imagebuild")
         for line in lines:
             terminalreporter.write_line(line)
+        for line in warnings:
+            terminalreporter.write_line(line, yellow=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-__all__ = ["BuildRecord", "format_size", "pruned_lines", "summary_lines"]
+__all__ = ["BuildRecord", "format_size", "pruned_lines", "skipped_lines", "summary_lines"]
 
 BUILT = "built"
 REUSED = "reused"
@@ -28,6 +28,7 @@ class BuildRecord:
     steps_cached: int = -1
     steps_run: int = -1
     worker: str = ""
+    skipped: tuple[str, ...] = ()  # what unpacking could not apply, one line per kind
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -36,6 +37,9 @@ class BuildRecord:
     def from_dict(cls, data: dict[str, object]) -> BuildRecord:
         names = {item.name for item in fields(cls)}
         values = {key: value for key, value in data.items() if key in names}
+        lines = values.get("skipped")
+        if isinstance(lines, list):
+            values["skipped"] = tuple(str(line) for line in lines)  # JSON from xdist workers
         return cls(**values)  # type: ignore[arg-type]
 
 
@@ -93,3 +97,13 @@ def pruned_lines(images: int, freed: int, left: int, limit: int, problems: list[
     if left > limit:
         line += " (the images this session used stay)"
     return [line, *(f"could not remove: {p}" for p in problems)]
+
+
+def skipped_lines(records: list[BuildRecord]) -> list[str]:
+    """Warnings for builds whose layers or archives held items unpacking could not apply."""
+    lines = []
+    for record in sorted(records, key=lambda r: (r.name, r.worker)):
+        if record.skipped:
+            lines.append(f"warning: {record.name}: not everything in its layers was applied:")
+            lines += [f"  {line}" for line in record.skipped]
+    return lines

@@ -27,7 +27,7 @@ from pytest_imagebuild.builder.fs import unpack_layer
 from pytest_imagebuild.errors import SandboxError
 try:
     report = unpack_layer(Path(sys.argv[1]), Path(sys.argv[2]))
-    print(json.dumps({"skipped": report.skipped}))
+    print(json.dumps({"skipped": report.skipped.entries()}))
 except SandboxError as exc:
     print(json.dumps({"error": str(exc)}))
 """

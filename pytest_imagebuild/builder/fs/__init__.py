@@ -5,6 +5,7 @@ from __future__ import annotations
 from .applier import UnpackReport
 from .layer import Entry, write_layer, write_layer_from_entries
 from .paths import resolve_in_root
+from .skipped import Skipped
 from .snapshot import Changes, IgnoreList, Snapshotter, diff, scan
 from .tarstream import LayerBlob
 from .unpack import unpack_layer
@@ -14,6 +15,7 @@ __all__ = [
     "Entry",
     "IgnoreList",
     "LayerBlob",
+    "Skipped",
     "Snapshotter",
     "UnpackReport",
     "diff",

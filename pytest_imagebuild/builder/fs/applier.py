@@ -19,12 +19,14 @@ from pytest_imagebuild.errors import ImageFormatError, SandboxError
 
 from . import owners
 from .paths import RootResolver, fast_clean, remove_path
+from .skipped import Skipped
 from .tarformat import BLOCKDEV, CHAR, FIFO, HARDLINK, SYMLINK, Member
 from .tarreader import TarReader
 
 __all__ = ["Applier", "UnpackReport"]
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_MAX_ID = (1 << 32) - 2  # (uid_t)-1 tells chown(2) to leave the owner unchanged
 _THREADED_MAX = 1 << 20  # larger files are written straight from the stream buffer
 _BATCH_FILES = 48
 _BATCH_BYTES = 4 << 20
@@ -43,7 +45,7 @@ class UnpackReport:
     members: int = 0
     bytes: int = 0
     whiteouts: int = 0
-    skipped: list[str] = field(default_factory=list)
+    skipped: Skipped = field(default_factory=Skipped)
 
 
 def _ns(member: Member) -> int:
@@ -71,8 +73,12 @@ class Applier:
     # -- ownership, xattrs, replacement ------------------------------------------------------
 
     def chown(self, target: int | str, member: Member, *, fresh: bool = True) -> None:
+        uid, gid = member.uid, member.gid
+        if not (0 <= uid <= _MAX_ID and 0 <= gid <= _MAX_ID):
+            self.report.skipped.add(member.name, "owner", f"{uid}:{gid} is not an id; root kept")
+            uid = gid = 0
         try:
-            kept = owners.chown(target, member.uid, member.gid, fresh=fresh)
+            kept = owners.chown(target, uid, gid, fresh=fresh)
         except PermissionError as exc:
             raise SandboxError(
                 f"{self.where}: cannot give {member.name!r} owner {member.uid}:{member.gid} "
@@ -80,9 +86,8 @@ class Applier:
                 hint=_OWNER_HINT,
             ) from exc
         if not kept:
-            self.report.skipped.append(
-                f"{member.name}: owner {member.uid}:{member.gid} (no such id in the user "
-                "namespace; kept as 0:0)"
+            self.report.skipped.add(
+                member.name, "owner", f"{uid}:{gid} has no id in the user namespace; root kept"
             )
 
     def xattrs(self, target: int | str, member: Member) -> None:
@@ -97,7 +102,7 @@ class Applier:
             except OSError as exc:
                 if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EACCES):
                     raise
-                self.report.skipped.append(f"{member.name}: xattr {key} ({exc.strerror})")
+                self.report.skipped.add(member.name, f"xattr {key}", exc.strerror or "")
 
     def replace(self, path: str) -> None:
         if remove_path(path):
@@ -205,7 +210,7 @@ class Applier:
                 self.replace(path)
             except PermissionError:
                 if kind in (CHAR, BLOCKDEV):
-                    self.report.skipped.append(f"{member.name}: device node (no CAP_MKNOD)")
+                    self.report.skipped.add(member.name, "device node", "no CAP_MKNOD")
                     return
                 raise
         self.chown(path, member)

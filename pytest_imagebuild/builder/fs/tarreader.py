@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from pytest_imagebuild.errors import ImageFormatError
+from pytest_imagebuild.limits import ArchiveLimits
 from pytest_imagebuild.tarcodec import (
     BLOCK,
     TarFormatError,
@@ -25,6 +26,7 @@ from .tarformat import REGULAR, Member, padding, parse_mtime
 __all__ = ["TarReader"]
 
 _BUFFER = 4 << 20
+_LIMITS = ArchiveLimits()
 _META_TYPES = (b"x", b"X", b"g", b"L", b"K")
 
 
@@ -117,6 +119,9 @@ class TarReader:
             if size < 0:
                 raise TarFormatError("negative member size")
             if typeflag in _META_TYPES:
+                problem = _LIMITS.meta(size)  # the record is held in memory
+                if problem is not None:
+                    raise ImageFormatError(f"{self._where} {problem}")
                 data = self._read(size)
                 self._skip(padding(size))
                 if typeflag == b"x" or typeflag == b"X":

@@ -16,6 +16,7 @@ from pytest_imagebuild.errors import ImageFormatError
 
 from .applier import Applier, UnpackReport
 from .paths import fast_clean
+from .skipped import Skipped
 from .streams import open_layer
 from .tarformat import BLOCKDEV, CHAR, DIRECTORY, FIFO, HARDLINK, REGULAR, SYMLINK, Member
 from .tarreader import TarReader
@@ -27,15 +28,18 @@ OPAQUE = ".wh..wh..opq"
 _SPECIAL = (SYMLINK, HARDLINK, FIFO, CHAR, BLOCKDEV)
 
 
-def unpack_layer(blob: Path, root: Path, *, threads: int = 3) -> UnpackReport:
+def unpack_layer(
+    blob: Path, root: Path, *, threads: int = 3, skipped: Skipped | None = None
+) -> UnpackReport:
     """Apply the layer in ``blob`` onto the existing directory ``root``.
 
     ``threads`` small-file writers run beside the tar parser (0: write in the calling thread).
+    What could not be applied goes to ``skipped`` (a build's collector) or a new one.
     Raises ImageFormatError for malformed or hostile members, SandboxError when ownership
     cannot be restored (no permission). Owners a user namespace lacks are recorded (``owners``).
     """
     where = f"layer {blob.name}"
-    report = UnpackReport()
+    report = UnpackReport() if skipped is None else UnpackReport(skipped=skipped)
     applier = Applier(os.path.realpath(root), where, report, threads)
     ok = False
     try:
@@ -111,7 +115,7 @@ def _member(
     elif kind in _SPECIAL:
         applier.special(member, path)
     else:
-        report.skipped.append(f"{member.name}: unsupported tar member type {kind!r}")
+        report.skipped.add(member.name, f"tar member type {kind!r}", "unsupported")
 
 
 def _empty_opaque(applier: Applier, opaque: list[tuple[str, str]], unpacked: set[str]) -> None:

@@ -91,7 +91,7 @@ def _pick_entry(
     try:
         index: dict[str, Any] = json.loads((root / "index.json").read_text(encoding="utf-8"))
         entries = [descriptor_from_json(m) for m in index.get("manifests") or []]
-    except (OSError, ValueError, KeyError, AttributeError) as exc:
+    except (OSError, ValueError, KeyError, AttributeError, RecursionError) as exc:
         raise ImageFormatError(f"{root} is not a readable OCI layout (index.json): {exc}") from exc
     if digest is not None:
         listed = [e for e in entries if e.digest == digest]
@@ -163,7 +163,7 @@ def pull_layout(
     store.write_bytes(resolved.data)
     try:
         config = json.loads(_copy_blob(root, config_desc, store).read_bytes())
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ImageFormatError(f"config {config_desc.digest} of {what} is not JSON") from exc
     for layer in layers:
         _copy_blob(root, layer, store)

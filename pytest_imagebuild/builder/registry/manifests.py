@@ -102,7 +102,7 @@ def parse_manifest(data: bytes, media_type: str, what: str) -> tuple[dict[str, A
     """JSON body -> (document, media type); media type from the body when the header lacks it."""
     try:
         doc = json.loads(data)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise RegistryError(f"manifest of {what} is not JSON: {exc}") from exc
     if not isinstance(doc, dict):
         raise RegistryError(f"manifest of {what} is not a JSON object")

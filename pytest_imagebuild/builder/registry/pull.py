@@ -157,7 +157,7 @@ def _pull_from(
     config_path = fetch_blob(client, ref, config_desc, store)
     try:
         config = json.loads(config_path.read_bytes())
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise RegistryError(f"config blob {config_desc.digest} of {ref} is not JSON") from exc
     for layer in layers:
         fetch_blob(client, ref, layer, store)

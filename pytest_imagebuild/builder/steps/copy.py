@@ -7,12 +7,13 @@ import posixpath
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pytest_imagebuild.builder.context import BuildContext, PatternMatcher
 from pytest_imagebuild.builder.dockerfile.expand import expand_heredoc
 from pytest_imagebuild.builder.fs.paths import MAX_LINKS, RootResolver
+from pytest_imagebuild.builder.fs.skipped import Skipped
 from pytest_imagebuild.errors import BuildError, ContextError, ImageBuildError
 from pytest_imagebuild.regex import Regex
 
@@ -50,6 +51,7 @@ class CopySources:
     download_dir: Path
     from_context: Callable[[str], BuildContext | None] | None = None
     """A ``--from`` name that is a directory ``--build-context``: read as a context."""
+    skipped: Skipped = field(default_factory=Skipped)  # what ADD could not unpack
 
 
 @dataclass
@@ -255,7 +257,7 @@ def copy_step(where: Where, state: StageState, sources: CopySources) -> CopyResu
                 return True
         return bool(excludes.patterns) and excludes.matches(rel)
 
-    copier = Copier(state.root, owner)
+    copier = Copier(state.root, owner, skipped=sources.skipped)
     if ctx is not None or excludes.patterns:
 
         def skip(name: str, srel: str, is_dir: bool) -> bool:

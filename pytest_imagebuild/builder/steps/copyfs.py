@@ -20,6 +20,7 @@ from pathlib import Path
 
 from pytest_imagebuild.builder.fs import owners
 from pytest_imagebuild.builder.fs.paths import RootResolver, remove_path
+from pytest_imagebuild.builder.fs.skipped import Skipped
 from pytest_imagebuild.errors import BuildError, SandboxError
 
 from .srchash import Hasher, entry_hasher
@@ -60,6 +61,7 @@ class Copier:
     created: set[str] = field(default_factory=set)
     # source inode -> host path of its first copy, while one directory is copied
     links: dict[tuple[int, int], str] | None = None
+    skipped: Skipped = field(default_factory=Skipped)  # what could not be applied
 
     def __post_init__(self) -> None:
         self.resolver = RootResolver(str(self.root))
@@ -85,7 +87,11 @@ class Copier:
                 joined = f"{resolved}/{part}" if resolved else part
                 real = self.resolver.directory(joined, create=False, where="COPY")
                 if not os.path.isdir(real):
-                    raise BuildError(f"cannot copy to {rel!r}: {joined!r} is not a directory")
+                    raise BuildError(
+                        f"cannot copy to {rel!r}: {joined!r} is not a directory",
+                        hint="a symlink on the way resolves inside the image and must lead "
+                        "to a directory there",
+                    )
                 resolved = os.path.relpath(real, self.resolver.root)
                 resolved = "" if resolved == "." else resolved
             else:
@@ -108,6 +114,10 @@ class Copier:
         return os.path.isdir(os.path.join(host, leaf)) if leaf else True
 
     # -- entries --------------------------------------------------------------------------
+    def chown_path(self, path: str, uid: int, gid: int) -> None:
+        """Give ``path`` (not following a symlink) to ``uid``:``gid``."""
+        self.chown(path, path, uid, gid)
+
     def chown(self, target: int | str, path: str, uid: int, gid: int) -> None:
         """Owners the user namespace lacks are recorded (``owners``); a symlink, FIFO or
         device node cannot carry such a record, so that copy is refused."""

@@ -12,7 +12,14 @@ from pytest_imagebuild.builder.blobs import BlobStore
 from pytest_imagebuild.builder.cache import StepKey
 from pytest_imagebuild.builder.context import BuildContext
 from pytest_imagebuild.builder.dockerfile import parse
-from pytest_imagebuild.builder.fs import Changes, IgnoreList, Snapshotter, unpack_layer, write_layer
+from pytest_imagebuild.builder.fs import (
+    Changes,
+    IgnoreList,
+    Skipped,
+    Snapshotter,
+    unpack_layer,
+    write_layer,
+)
 from pytest_imagebuild.builder.fs.snapshot import Index
 from pytest_imagebuild.builder.plan import Stage
 from pytest_imagebuild.errors import BuildError, ImageBuildError
@@ -45,6 +52,7 @@ class StageEnv(Protocol):
     ssh: dict[str, Path]
     labels: dict[str, str]
     step_cache: StepCache | None
+    skipped: Skipped
 
     def from_root(self, ref: str, before: int) -> Path: ...
 
@@ -101,7 +109,7 @@ class StageRunner:
         if cache is None or found is None or self.state.root is None:
             return False
         if found.layer is not None:
-            unpack_layer(cache.layer_path(found.layer), self.state.root)
+            unpack_layer(cache.layer_path(found.layer), self.state.root, skipped=self.env.skipped)
             self.state.layers.append(cache.record(found.layer))
             self._indexed = False  # the next RUN takes a fresh baseline
         self._history(found.created_by, empty=found.layer is None)
@@ -166,7 +174,8 @@ class StageRunner:
                 self.env.context,
                 lambda ref: self.env.from_root(ref, self.stage.index),
                 self.env.work_dir / "downloads",
-                lambda ref: self.env.from_context(ref, self.stage.index),
+                from_context=lambda ref: self.env.from_context(ref, self.stage.index),
+                skipped=self.env.skipped,
             )
             result = copy_step(where, self.state, sources)
             created_by = result.created_by
