@@ -86,7 +86,7 @@ def test_unmapped_owners_are_recorded_or_reported(tmp_path: Path) -> None:
         ],
     )
     assert result["skipped"] == [
-        "home/link: owner 1000:1000 (no such id in the user namespace; kept as 0:0)"
+        "home/link: owner (1000:1000 has no id in the user namespace; root kept)"
     ]
     root = tmp_path / "root"
     assert os.getxattr(root / "home/app.txt", owners.XATTR) == b"1000:1001"
