@@ -45,7 +45,12 @@ def make_parser() -> argparse.ArgumentParser:
     _flag(parser, "--digest-file", default=None, help="write the manifest digest here")
     _flag(parser, "--image-name-with-digest-file", default=None, help="write repo@digest lines")
     _flag(parser, "--image-name-tag-with-digest-file", default=None, help="repo:tag@digest lines")
-    _flag(parser, "--skip-unused-stages", **boolean, help="build only the target's stages")
+    _flag(
+        parser,
+        "--skip-unused-stages",
+        **{**boolean, "default": True},
+        help="build only the target's stages (default true; =false builds every stage)",
+    )
     _flag(parser, "--single-snapshot", **boolean, help="one layer for the whole final stage")
     _flag(parser, "--ignore-path", **multi, help="path left out of snapshots (repeat)")
     _flag(parser, "--custom-platform", "--customPlatform", default=None, help="os/arch[/variant]")

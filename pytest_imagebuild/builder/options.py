@@ -32,7 +32,7 @@ class BuildOptions:
     digest_file: Path | None = None
     image_name_with_digest_file: Path | None = None
     image_name_tag_with_digest_file: Path | None = None
-    skip_unused_stages: bool = False
+    skip_unused_stages: bool = True
     single_snapshot: bool = False
     ignore_paths: tuple[str, ...] = ()
     custom_platform: str | None = None
