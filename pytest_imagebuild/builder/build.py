@@ -45,6 +45,7 @@ from pytest_imagebuild.builder.publish import BuildResult, publish
 from pytest_imagebuild.builder.steps.caching import StepCache
 from pytest_imagebuild.builder.steps.history import now_rfc3339
 from pytest_imagebuild.builder.steps.runner import StageRunner
+from pytest_imagebuild.builder.steps.stageroot import StageRoot
 from pytest_imagebuild.builder.steps.state import LayerRecord, StageState
 from pytest_imagebuild.errors import ContextError, ImageBuildError, Location
 
@@ -57,8 +58,12 @@ _WORK_PREFIX = "imagebuild-"
 @dataclass
 class _Done:
     state: StageState
-    root: Path
+    root: StageRoot  # made only when a step or a later reader needs the files
     key: StepKey | None = None
+
+    def files(self) -> Path:
+        self.root.ensure(self.state.layers)
+        return self.root.path
 
 
 @dataclass
@@ -81,6 +86,7 @@ class _Build:
     image_digests: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     step_cache: StepCache | None = None
+    pull_store: BlobStore | None = None  # the layer cache's blobs: bases downloaded once
 
     def __post_init__(self) -> None:
         self.path = self.plan.path
@@ -103,7 +109,7 @@ class _Build:
             future = self.futures.get(index)
             if future is None:
                 raise ImageBuildError(f"stage {ref!r} is not part of this build")
-            return future.result().root
+            return future.result().files()
         with self.lock:
             found = self.images.get(ref)
             if found is None:
@@ -151,7 +157,10 @@ class _Build:
             state.os, state.architecture, state.variant = plat.os, plat.architecture, plat.variant
             return state, None
         pulled = registry.pull(
-            stage.base, self.store, registries=self.registries, platform=self.platform_for(stage)
+            stage.base,
+            self.pull_store or self.store,
+            registries=self.registries,
+            platform=self.platform_for(stage),
         )
         state = StageState.from_image_config(pulled.config, **common)
         state.media_types = "oci" if pulled.manifest_media_type == oci.OCI_MANIFEST else "docker"
@@ -163,11 +172,25 @@ class _Build:
                     diff_id,
                     desc.size,
                     desc.media_type,
-                    self.store.path(desc.digest),
+                    self._held(desc.digest),
                     any(desc.media_type.endswith(c) for c in _COMPRESSED),
                 )
             )
         return state, pulled.config_digest
+
+    def _held(self, digest: str) -> Path:
+        """A base layer as this build holds it: a hard link in the build's store when pulled
+        into the cache (a cache prune then cannot take it away mid-build), else the blob."""
+        if self.pull_store is None:
+            return self.store.path(digest)
+        kept, mine = self.pull_store.path(digest), self.store.path(digest)
+        try:
+            os.link(kept, mine)
+        except FileExistsError:
+            pass
+        except OSError:
+            return kept  # another filesystem: read it where it is
+        return mine
 
     def run_stage(self, stage: Stage) -> _Done:
         try:
@@ -176,13 +199,9 @@ class _Build:
             if exc.location is None:
                 exc.location = Location(self.plan.path, stage.from_instruction.start_line)
             raise
-        root = self.work_dir / "stages" / str(stage.index)
-        root.mkdir(parents=True)
-        os.chmod(root, 0o755)  # noqa: S103 - a root directory's usual mode
-        for layer in state.layers:
-            unpack_layer(layer.path, root)
-        state.root = root
-        runner = StageRunner(stage, state, self, key=self.start_key(stage, state, config_digest))
+        root = StageRoot(self.work_dir / "stages" / str(stage.index), self.log, stage.label)
+        key = self.start_key(stage, state, config_digest)
+        runner = StageRunner(stage, state, self, root, key=key)
         runner.run()
         return _Done(state, root, runner.key)
 
@@ -284,6 +303,7 @@ def _run(
         cache = _open_cache(options, regs, plat) if options.cache else None
         if cache is not None:
             b.step_cache = StepCache(cache, plat, context)
+            b.pull_store = cache.blobs
         try:
             _schedule(b, plan.required(skip_unused=options.skip_unused_stages))
         finally:

@@ -9,6 +9,7 @@ Secrets enter by id only, cache mounts not at all.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,6 +104,11 @@ class StepCache:
             inputs=inputs,
         )
 
+    def lock(self, key: StepKey) -> contextlib.AbstractContextManager[None]:
+        """Held from lookup to store: a concurrent build with the same step waits, then
+        takes this build's result, so it makes the same image a sequential build would."""
+        return self.cache.lock(key)
+
     def lookup(self, key: StepKey) -> CachedStep | None:
         return self.cache.lookup(key)
 
@@ -119,13 +125,28 @@ class StepCache:
             layer.media_type.endswith(_COMPRESSED),
         )
 
+    def lookup_local(self, key: StepKey) -> CachedStep | None:
+        """A step kept only locally (WORKDIR): not counted in the stats, never shared."""
+        return self.cache.local.get(key)
+
     def store(self, key: StepKey, state: StageState, added_layer: bool, source: BlobStore) -> None:
         """Keep the step just executed: its history entry and, when it added one, its layer."""
-        layer = None
-        if added_layer:
-            last = state.layers[-1]
-            layer = CachedLayer(last.digest, last.diff_id, last.size, last.media_type)
-        history = dict(state.history[-1])
-        history.pop("created", None)
-        history.pop("empty_layer", None)
-        self.cache.store(key, CachedStep(layer, history), source=source)
+        self.cache.store(key, _entry(state, added_layer), source=source)
+
+    def store_local(
+        self, key: StepKey, state: StageState, added_layer: bool, source: BlobStore
+    ) -> None:
+        """Keep a WORKDIR step locally: what it creates depends on the root, which its key
+        (the chain up to it) names, so a later build needs no root to know it."""
+        self.cache.local.put(key, _entry(state, added_layer), source=source)
+
+
+def _entry(state: StageState, added_layer: bool) -> CachedStep:
+    layer = None
+    if added_layer:
+        last = state.layers[-1]
+        layer = CachedLayer(last.digest, last.diff_id, last.size, last.media_type)
+    history = dict(state.history[-1])
+    history.pop("created", None)
+    history.pop("empty_layer", None)
+    return CachedStep(layer, history)
