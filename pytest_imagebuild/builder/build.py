@@ -60,6 +60,7 @@ class _Done:
     state: StageState
     root: StageRoot  # made only when a step or a later reader needs the files
     key: StepKey | None = None
+    steps: int = 0  # instructions run or replayed in this stage (ONBUILD triggers too)
 
     def files(self) -> Path:
         self.root.ensure(self.state.layers)
@@ -203,7 +204,7 @@ class _Build:
         key = self.start_key(stage, state, config_digest)
         runner = StageRunner(stage, state, self, root, key=key)
         runner.run()
-        return _Done(state, root, runner.key)
+        return _Done(state, root, runner.key, runner.steps)
 
 
 def _find_dockerfile(name: str, context: BuildContext) -> Path:
@@ -309,13 +310,24 @@ def _run(
         finally:
             if cache is not None:
                 cache.close()
-        final = b.futures[plan.target].result().state
+        done = b.futures[plan.target].result()
+        final = done.state
         names = tuple(plan.stages[i].label for i in sorted(b.futures))
-        created = options.created or now_rfc3339()
+        created = options.created or _created(done)
         result = publish(options, final, created, names, b.store, regs)
         if cache is None:
             return result
         return dataclasses.replace(result, cache_stats=cache.stats)
+
+
+def _created(done: _Done) -> str:
+    """The image's time: its last step's, as docker's builder dates an image by its last
+    commit (so an unchanged rebuild, all from the cache, is the same image); now when the
+    stage ran no instruction of its own."""
+    last = done.state.history[-1].get("created") if done.state.history else None
+    if done.steps and isinstance(last, str):
+        return last
+    return now_rfc3339()
 
 
 def _open_cache(options: BuildOptions, regs: registry.Registries, plat: str) -> LayerCache:

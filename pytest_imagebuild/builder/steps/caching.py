@@ -126,7 +126,7 @@ class StepCache:
         )
 
     def lookup_local(self, key: StepKey) -> CachedStep | None:
-        """A step kept only locally (WORKDIR): not counted in the stats, never shared."""
+        """A step kept only locally (metadata, WORKDIR): not counted, never shared."""
         return self.cache.local.get(key)
 
     def store(self, key: StepKey, state: StageState, added_layer: bool, source: BlobStore) -> None:
@@ -136,8 +136,9 @@ class StepCache:
     def store_local(
         self, key: StepKey, state: StageState, added_layer: bool, source: BlobStore
     ) -> None:
-        """Keep a WORKDIR step locally: what it creates depends on the root, which its key
-        (the chain up to it) names, so a later build needs no root to know it."""
+        """Keep a metadata or WORKDIR step locally, under its chained key: its history time
+        comes back on a replay (an unchanged rebuild is the same image, as docker's is) and
+        WORKDIR's directories depend on the root, which that key names."""
         self.cache.local.put(key, _entry(state, added_layer), source=source)
 
 
@@ -146,7 +147,6 @@ def _entry(state: StageState, added_layer: bool) -> CachedStep:
     if added_layer:
         last = state.layers[-1]
         layer = CachedLayer(last.digest, last.diff_id, last.size, last.media_type)
-    history = dict(state.history[-1])
-    history.pop("created", None)
+    history = dict(state.history[-1])  # "created" kept: a replay reuses the step's time
     history.pop("empty_layer", None)
     return CachedStep(layer, history)

@@ -73,6 +73,7 @@ class StageRunner:
     def __post_init__(self) -> None:
         self.snapshotter: Snapshotter | None = None
         self._indexed = False
+        self.steps = 0  # instructions taken, run or from the cache
         if self.env.single_snapshot:
             self._files()  # the one snapshot compares against the base as unpacked
 
@@ -116,7 +117,12 @@ class StageRunner:
             return False
         if found.layer is not None:
             self.state.layers.append(cache.record(found.layer))
-        self._history(found.created_by, empty=found.layer is None)
+        created = found.history.get("created")
+        self._history(
+            found.created_by,
+            empty=found.layer is None,
+            created=created if isinstance(created, str) else None,
+        )
         self._done(key)
         return True
 
@@ -157,11 +163,21 @@ class StageRunner:
 
     def _step(self, where: Where) -> None:
         keyword = where.keyword
+        self.steps += 1
         self.env.log(f"{self.stage.label}: {where.instruction.original.strip()}\n")
         if keyword in METADATA:
             created_by = apply_metadata(where, self.state)
-            self._history(created_by, empty=True)
-            self._chain(created_by)
+            key = self._local_key(created_by)
+            cache = self.env.step_cache
+            if key is None or cache is None:
+                self._history(created_by, empty=True)
+                self._chain(created_by)
+                return
+            with cache.lock(key):
+                if not self._replay(key, local=True):
+                    self._history(created_by, empty=True)
+                    cache.store_local(key, self.state, False, self.env.store)
+                    self._done(key)
             return
         if keyword == "WORKDIR":
             self._workdir(where)
@@ -230,17 +246,24 @@ class StageRunner:
         finally:
             self.state.root = made
         cache = self.env.step_cache
-        if cache is None or self.key is None or self.env.single_snapshot:
+        key = self._local_key(created_by)
+        if key is None or cache is None:
             self._make_workdir(created_by)
             self._chain(created_by)
             return
-        key = cache.chain(self.key, created_by)
         with cache.lock(key):
             if self._replay(key, local=True):
                 return
             added = self._make_workdir(created_by)
             cache.store_local(key, self.state, added, self.env.store)
             self._done(key)
+
+    def _local_key(self, created_by: str) -> StepKey | None:
+        """The chained key of a step kept only in the local cache, None without a cache."""
+        cache = self.env.step_cache
+        if cache is None or self.key is None or self.env.single_snapshot:
+            return None
+        return cache.chain(self.key, created_by)
 
     def _make_workdir(self, created_by: str) -> bool:
         """Create the working directory in the root; True when that made a layer."""
@@ -290,9 +313,9 @@ class StageRunner:
     ) -> None:
         self.state.layers.append(LayerRecord(digest, diff_id, size, media_type, path, compressed))
 
-    def _history(self, created_by: str, *, empty: bool) -> None:
+    def _history(self, created_by: str, *, empty: bool, created: str | None = None) -> None:
         self.state.history.append(
-            history_entry(created_by, empty_layer=empty, author=self.state.author)
+            history_entry(created_by, empty_layer=empty, author=self.state.author, created=created)
         )
 
 
