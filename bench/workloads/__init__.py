@@ -6,6 +6,7 @@ from types import ModuleType
 
 from workloads import (
     big_runs,
+    big_runs_warm,
     copy_20k,
     debian_app,
     diff_big,
@@ -24,6 +25,7 @@ ALL: dict[str, ModuleType] = {
         read_big,
         debian_app,
         big_runs,
+        big_runs_warm,
         diff_big,
         packages_debian,
         copy_20k,

@@ -62,7 +62,8 @@ def publish(
     if options.tar_path is not None:
         tags = list(options.destinations) or [UNSET_NAME]
         layers = [
-            ArchiveLayer(layer.diff_id, layer.path, layer.compressed) for layer in state.layers
+            ArchiveLayer(layer.diff_id, layer.path, layer.compressed, layer.digest)
+            for layer in state.layers
         ]
         _atomic(options.tar_path, lambda tmp: write_docker_archive(tmp, config, layers, tags))
     if options.oci_layout_path is not None:
