@@ -38,6 +38,7 @@ from pytest_imagebuild.builder.cache import (
 from pytest_imagebuild.builder.context import BuildContext, open_context
 from pytest_imagebuild.builder.dockerfile import parse_file
 from pytest_imagebuild.builder.fs import IgnoreList, unpack_layer
+from pytest_imagebuild.builder.fs.overlay import SharedBase, private_mounts
 from pytest_imagebuild.builder.livedirs import live_dir, reap_dead
 from pytest_imagebuild.builder.options import BuildOptions
 from pytest_imagebuild.builder.plan import Plan, Stage, host_platform_string, make_plan
@@ -88,6 +89,9 @@ class _Build:
     lock: threading.Lock = field(default_factory=threading.Lock)
     step_cache: StepCache | None = None
     pull_store: BlobStore | None = None  # the layer cache's blobs: bases downloaded once
+    shared: set[str] = field(default_factory=set)  # base images several stages start from
+    bases: dict[tuple[str, str], SharedBase] = field(default_factory=dict)
+    roots: list[StageRoot] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.path = self.plan.path
@@ -142,6 +146,19 @@ class _Build:
         if stage.base_stage is not None:
             return self.futures[stage.base_stage].result().key
         return self.step_cache.base(config_digest)
+
+    def shared_base(self, stage: Stage, state: StageState) -> SharedBase | None:
+        """The one unpacked copy of ``stage``'s base when other stages start from it too."""
+        if stage.base_stage is not None:
+            return self.futures[stage.base_stage].result().root.base
+        if stage.base not in self.shared:
+            return None
+        key = (stage.base, self.platform_for(stage))
+        with self.lock:
+            if key not in self.bases:
+                where = self.work_dir / "bases" / str(len(self.bases))
+                self.bases[key] = SharedBase(where, [r.path for r in state.layers], self.log)
+            return self.bases[key]
 
     def start_state(self, stage: Stage) -> tuple[StageState, str | None]:
         build_args = self.options.build_arg_map()
@@ -200,7 +217,10 @@ class _Build:
             if exc.location is None:
                 exc.location = Location(self.plan.path, stage.from_instruction.start_line)
             raise
-        root = StageRoot(self.work_dir / "stages" / str(stage.index), self.log, stage.label)
+        where = self.work_dir / "stages" / str(stage.index)
+        root = StageRoot(where, self.log, stage.label, self.shared_base(stage, state))
+        with self.lock:
+            self.roots.append(root)
         key = self.start_key(stage, state, config_digest)
         runner = StageRunner(stage, state, self, root, key=key)
         runner.run()
@@ -305,9 +325,16 @@ def _run(
         if cache is not None:
             b.step_cache = StepCache(cache, plat, context)
             b.pull_store = cache.blobs
+        wanted = plan.required(skip_unused=options.skip_unused_stages)
+        # a kept build directory shows every stage root whole: no overlays there
+        b.shared = set() if options.keep_build_dir else _shared_bases(plan, wanted)
+        if b.shared and not (sandbox.probe().kind == "namespaces" and private_mounts()):
+            b.shared = set()  # no overlay mounts here: every stage unpacks its own base
         try:
-            _schedule(b, plan.required(skip_unused=options.skip_unused_stages))
+            _schedule(b, wanted)
         finally:
+            for root in b.roots:
+                root.release()
             if cache is not None:
                 cache.close()
         done = b.futures[plan.target].result()
@@ -318,6 +345,19 @@ def _run(
         if cache is None:
             return result
         return dataclasses.replace(result, cache_stats=cache.stats)
+
+
+def _shared_bases(plan: Plan, wanted: list[int]) -> set[str]:
+    """Base images that more than one of the ``wanted`` stages start from (directly, or
+    through a stage they are based on)."""
+    count: dict[str, int] = {}
+    for index in wanted:
+        stage = plan.stages[index]
+        while stage.base_stage is not None:
+            stage = plan.stages[stage.base_stage]
+        if stage.base.lower() != "scratch":
+            count[stage.base] = count.get(stage.base, 0) + 1
+    return {base for base, n in count.items() if n > 1}
 
 
 def _created(done: _Done) -> str:
