@@ -3,6 +3,7 @@ the build's own mount namespace); each still sees only its own changes."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from pytest_imagebuild.builder.options import BuildOptions
 from pytest_imagebuild.builder.sandbox import probe
 from pytest_imagebuild.image import Image
 from tests.builder.build_support import file_table, make_base, write_tree
+from tests.builder.rootless import FULL_USER, chown_tree, ensure_user, remove_as, run_as, user_dir
 
 STAGES = """\
 FROM {base} AS one
@@ -70,3 +72,58 @@ def test_stages_share_one_unpacked_base(
     # nothing stays mounted, in this thread's namespace either; the directory went whole
     assert str(where) not in Path("/proc/thread-self/mountinfo").read_text()
     assert list(where.iterdir()) == []
+
+
+ROOTLESS_BASE = """\
+FROM scratch
+COPY busybox /bin/busybox
+RUN ["/bin/busybox", "sh", "-c", "/bin/busybox mkdir /data && /bin/busybox echo hi > /data/x \
+&& /bin/busybox chown 1000:1000 /data/x"]
+"""
+ROOTLESS_STAGES = """\
+FROM {base} AS a
+RUN ["/bin/busybox", "sh", "-c", "/bin/busybox echo a > /data/x && /bin/busybox echo a > /a"]
+FROM {base}
+COPY --from=a /a /a
+RUN ["/bin/busybox", "sh", "-c", "/bin/busybox grep -q hi /data/x && /bin/busybox echo b > /b"]
+"""
+
+
+@pytest.mark.rootless
+def test_an_unprivileged_build_shares_the_base_in_its_user_namespace() -> None:
+    user = ensure_user(FULL_USER, subids=True)
+    work = user_dir(user)
+    try:
+        base_ctx = work / "base-ctx"
+        base_ctx.mkdir()
+        shutil.copy2("/usr/bin/busybox", base_ctx / "busybox")
+        (base_ctx / "Dockerfile").write_text(ROOTLESS_BASE)
+        context = write_tree(
+            work / "ctx", {"Dockerfile": ROOTLESS_STAGES.format(base=f"oci:{work / 'layout'}")}
+        )
+        chown_tree(work, user)
+        code = f"""
+            import json, os
+            from pathlib import Path
+            from pytest_imagebuild.builder.build import build
+            from pytest_imagebuild.builder.options import BuildOptions
+            root = Path({str(work / "build")!r})
+            build(BuildOptions(context={str(base_ctx)!r}, no_push=True, build_root=root,
+                               oci_layout_path=Path({str(work / "layout")!r})), verbose=False)
+            log = os.open({str(work / "log")!r}, os.O_WRONLY | os.O_CREAT, 0o600)
+            os.dup2(log, 2)
+            build(BuildOptions(context={str(context)!r}, no_push=True, build_root=root,
+                               tar_path=Path({str(work / "out.tar")!r})), verbose=True)
+            print(json.dumps(Path({str(work / "log")!r}).read_text()))
+        """
+        log = run_as(user, code, work, timeout=300)
+        assert log.count("shared base: unpacking") == 1, log
+        assert log.count("stage root: overlay on the shared base") == 2, log
+        with Image.open(work / "out.tar") as image:
+            assert image.file("/a").read_text() == "a\n"
+            assert image.file("/b").read_text() == "b\n"
+            data = image.file("/data/x")
+            assert (data.uid, data.gid, data.read_text()) == (1000, 1000, "hi\n")
+        assert not any((work / "build").iterdir())
+    finally:
+        remove_as(user, work)
