@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pytest_imagebuild.builder.build import build
+from pytest_imagebuild.builder.fs.rootstore import parse_size
 from pytest_imagebuild.builder.options import BuildOptions
 from pytest_imagebuild.errors import ImageBuildError, UsageError
 
@@ -78,6 +79,14 @@ def make_parser() -> argparse.ArgumentParser:
     _flag(parser, "--no-push-cache", **boolean, help="do not push layers to the cache repo")
     _flag(
         parser,
+        "--root-store-size",
+        type=_store_size,
+        default=10 << 30,
+        help="with --cache: bytes of unpacked base images kept in <cache dir>/roots for "
+        "later builds (default 10G; 0 keeps none; an imagebuild extension)",
+    )
+    _flag(
+        parser,
         "--cleanup",
         **boolean,
         help="accepted: the build directory is removed unless --keep-build-dir",
@@ -93,6 +102,13 @@ def make_parser() -> argparse.ArgumentParser:
         "its path (an imagebuild extension, not a kaniko flag)",
     )
     return parser
+
+
+def _store_size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _count(text: str) -> int:
@@ -195,6 +211,7 @@ def options_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Buil
         cache_repo=args.cache_repo,
         cache_ttl=args.cache_ttl,
         cache_copy_layers=bool(args.cache_copy_layers),
+        root_store_size=args.root_store_size,
         cache_run_layers=bool(args.cache_run_layers),
         no_push_cache=bool(args.no_push_cache),
         secrets=_secrets(args.secret),
@@ -222,6 +239,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pytest_imagebuild.cli_diff import diff_main
 
         return diff_main(argv[1:])
+    if argv[:1] == ["prune"]:
+        from pytest_imagebuild.cli_prune import prune_main
+
+        return prune_main(argv[1:])
     parser = make_parser()
     args = parser.parse_args(argv)
     try:

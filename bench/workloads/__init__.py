@@ -10,6 +10,7 @@ from workloads import (
     copy_20k,
     debian_app,
     diff_big,
+    multi_stage,
     packages_debian,
     pytest_suite,
     read_big,
@@ -30,6 +31,7 @@ ALL: dict[str, ModuleType] = {
         packages_debian,
         copy_20k,
         three_stages,
+        multi_stage,
         pytest_suite,
         structure_suite,
     )

@@ -39,6 +39,7 @@ from pytest_imagebuild.builder.context import BuildContext, open_context
 from pytest_imagebuild.builder.dockerfile import parse_file
 from pytest_imagebuild.builder.fs import IgnoreList, unpack_layer
 from pytest_imagebuild.builder.fs.overlay import SharedBase, private_mounts
+from pytest_imagebuild.builder.fs.rootstore import RootStore
 from pytest_imagebuild.builder.livedirs import live_dir, reap_dead
 from pytest_imagebuild.builder.options import BuildOptions
 from pytest_imagebuild.builder.plan import Plan, Stage, host_platform_string, make_plan
@@ -92,6 +93,7 @@ class _Build:
     shared: set[str] = field(default_factory=set)  # base images several stages start from
     bases: dict[tuple[str, str], SharedBase] = field(default_factory=dict)
     roots: list[StageRoot] = field(default_factory=list)
+    root_store: RootStore | None = None  # with --cache where overlays mount: bases kept
 
     def __post_init__(self) -> None:
         self.path = self.plan.path
@@ -151,13 +153,21 @@ class _Build:
         """The one unpacked copy of ``stage``'s base when other stages start from it too."""
         if stage.base_stage is not None:
             return self.futures[stage.base_stage].result().root.base
-        if stage.base not in self.shared:
+        if stage.base not in self.shared and self.root_store is None:
+            return None
+        if stage.base.lower() == "scratch":
             return None
         key = (stage.base, self.platform_for(stage))
         with self.lock:
             if key not in self.bases:
                 where = self.work_dir / "bases" / str(len(self.bases))
-                self.bases[key] = SharedBase(where, [r.path for r in state.layers], self.log)
+                self.bases[key] = SharedBase(
+                    where,
+                    [r.path for r in state.layers],
+                    self.log,
+                    store=self.root_store,
+                    digests=[r.diff_id for r in state.layers],
+                )
             return self.bases[key]
 
     def start_state(self, stage: Stage) -> tuple[StageState, str | None]:
@@ -328,13 +338,20 @@ def _run(
         wanted = plan.required(skip_unused=options.skip_unused_stages)
         # a kept build directory shows every stage root whole: no overlays there
         b.shared = set() if options.keep_build_dir else _shared_bases(plan, wanted)
-        if b.shared and not (sandbox.probe().kind == "namespaces" and private_mounts()):
+        storing = cache is not None and options.root_store_size > 0 and not options.keep_build_dir
+        if (b.shared or storing) and sandbox.probe().kind == "namespaces" and private_mounts():
+            if storing:
+                roots = (options.cache_dir or default_cache_dir()) / "roots"
+                b.root_store = RootStore.open(roots, options.root_store_size, logger)
+        else:
             b.shared = set()  # no overlay mounts here: every stage unpacks its own base
         try:
             _schedule(b, wanted)
         finally:
             for root in b.roots:
                 root.release()
+            if b.root_store is not None:
+                b.root_store.close()
             if cache is not None:
                 cache.close()
         done = b.futures[plan.target].result()

@@ -50,6 +50,7 @@ class BuildOptions:
     cache_repo: str | None = None
     cache_ttl: str = "336h"
     cache_copy_layers: bool = False
+    root_store_size: int = 10 << 30  # bytes of unpacked bases kept in <cache dir>/roots; 0: none
     cache_run_layers: bool = True
     no_push_cache: bool = False
     secrets: tuple[tuple[str, Path], ...] = ()

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pytest_imagebuild.builder.sandbox import libc
 
+from .rootstore import RootStore
 from .unpack import unpack_layer
 
 __all__ = ["SharedBase", "mount_overlay", "private_mounts", "unmount"]
@@ -56,11 +57,22 @@ def unmount(target: Path) -> None:
 
 
 class SharedBase:
-    """A base image's layers unpacked once, at ``path``, for several stages to mount."""
+    """A base image's layers unpacked once, at ``path`` or in a ``RootStore`` across
+    builds, for stages to mount."""
 
-    def __init__(self, path: Path, layers: Sequence[Path], log: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        layers: Sequence[Path],
+        log: Callable[[str], None],
+        *,
+        store: RootStore | None = None,
+        digests: Sequence[str] = (),
+    ) -> None:
         self.path = path
         self.layers = tuple(layers)
+        self.store = store
+        self.digests = tuple(digests)
         self.users = 0  # stages of the build starting from it
         self._log = log
         self._made = False
@@ -69,6 +81,9 @@ class SharedBase:
     def ensure(self) -> Path:
         """The unpacked base (unpacked by the first stage to ask; others wait for it)."""
         with self._lock:
+            if not self._made and self.store is not None:
+                self.path = self.store.acquire(self.digests, self.layers)
+                self._made = True
             if not self._made:
                 self.path.mkdir(parents=True)
                 os.chmod(self.path, 0o755)  # noqa: S103 - a root directory's usual mode

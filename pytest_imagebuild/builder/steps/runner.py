@@ -311,7 +311,9 @@ class StageRunner:
     def _add_layer(
         self, digest: str, diff_id: str, size: int, media_type: str, path: Path, compressed: bool
     ) -> None:
+        """A layer this stage's root just produced: the root already holds it."""
         self.state.layers.append(LayerRecord(digest, diff_id, size, media_type, path, compressed))
+        self.root.written(len(self.state.layers))
 
     def _history(self, created_by: str, *, empty: bool, created: str | None = None) -> None:
         self.state.history.append(

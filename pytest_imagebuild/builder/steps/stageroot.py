@@ -68,6 +68,12 @@ class StageRoot:
                 self.applied += 1
             return fresh or bool(pending)
 
+    def written(self, count: int) -> None:
+        """The root made the layer that is now the ``count``-th: nothing to apply for it."""
+        with self._lock:
+            if self.applied == count - 1:
+                self.applied = count
+
     def _make(self, layers: Sequence[LayerRecord]) -> None:
         self.path.mkdir(parents=True)
         os.chmod(self.path, 0o755)  # noqa: S103 - a root directory's usual mode
