@@ -9,6 +9,7 @@ import pytest
 
 from pytest_imagebuild.builder.build import BuildResult, build
 from pytest_imagebuild.builder.options import BuildOptions
+from pytest_imagebuild.cli import make_parser, options_from_args
 from pytest_imagebuild.errors import BuildError
 from pytest_imagebuild.image import Image
 from tests.builder.build_support import config_view, file_table, make_base, write_tree
@@ -161,3 +162,14 @@ def test_skip_unused_stages_false_builds_every_stage(base: str, tmp_path: Path) 
     with pytest.raises(BuildError) as failed:
         warm_build(context, tmp_path / "1", None, skip_unused_stages=False)  # type: ignore[arg-type]
     assert "RUN exit 1" in str(failed.value)
+
+
+def test_the_command_skips_unused_stages_unless_told_false() -> None:
+    parse = make_parser().parse_args
+    env: dict[str, str] = {}
+    assert options_from_args(parse(["--no-push"]), env).skip_unused_stages is True
+    told = parse(["--no-push", "--skip-unused-stages=false"])
+    assert options_from_args(told, env).skip_unused_stages is False
+    assert options_from_args(parse(["--no-push", "--skip-unused-stages"]), env).skip_unused_stages
+    sized = parse(["--no-push", "--root-store-size", "512M"])
+    assert options_from_args(sized, env).root_store_size == 512 << 20
