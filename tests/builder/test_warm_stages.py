@@ -127,3 +127,49 @@ def test_an_unprivileged_build_shares_the_base_in_its_user_namespace() -> None:
         assert not any((work / "build").iterdir())
     finally:
         remove_as(user, work)
+
+
+@pytest.mark.rootless
+def test_an_unprivileged_build_keeps_and_prunes_its_base() -> None:
+    user = ensure_user(FULL_USER, subids=True)
+    work = user_dir(user)
+    try:
+        base_ctx = work / "base-ctx"
+        base_ctx.mkdir()
+        shutil.copy2("/usr/bin/busybox", base_ctx / "busybox")
+        (base_ctx / "Dockerfile").write_text(ROOTLESS_BASE)
+        step = '["/bin/busybox", "sh", "-c", "/bin/busybox echo {} > /x"]'
+        dockerfile = f"FROM oci:{work / 'layout'}\nRUN {step}\n"
+        context = write_tree(work / "ctx", {"Dockerfile": dockerfile.format("one")})
+        chown_tree(work, user)
+        code = f"""
+            import json, os, subprocess, sys
+            from pathlib import Path
+            from pytest_imagebuild.builder.build import build
+            from pytest_imagebuild.builder.options import BuildOptions
+            root, cache = Path({str(work / "build")!r}), Path({str(work / "cache")!r})
+            build(BuildOptions(context={str(base_ctx)!r}, no_push=True, build_root=root,
+                               oci_layout_path=Path({str(work / "layout")!r})), verbose=False)
+            log = os.open({str(work / "log")!r}, os.O_WRONLY | os.O_CREAT, 0o600)
+            os.dup2(log, 2)
+            df = Path({str(context / "Dockerfile")!r})
+            for word in ("one", "two"):
+                df.write_text(df.read_text().replace("one", word))
+                build(BuildOptions(context={str(context)!r}, no_push=True, build_root=root,
+                                   cache=True, cache_dir=cache,
+                                   tar_path=Path({str(work / "out.tar")!r})), verbose=True)
+            pruned = subprocess.run([sys.executable, "-m", "pytest_imagebuild", "prune",
+                                     "--cache-dir", str(cache)], capture_output=True, text=True)
+            print(json.dumps([Path({str(work / "log")!r}).read_text(), pruned.stdout,
+                              sorted(p.name for p in (cache / "roots").iterdir())]))
+        """
+        log, pruned, left = run_as(user, code, work, timeout=300)
+        assert log.count("root store: unpacking 2 layers") == 1, log
+        assert log.count("reused") == 1, log
+        assert "removed 1 unpacked bases" in pruned
+        assert all(name.endswith(".lock") for name in left)
+        with Image.open(work / "out.tar") as image:
+            assert image.file("/x").read_text() == "two\n"
+            assert (image.file("/data/x").uid, image.file("/data/x").gid) == (1000, 1000)
+    finally:
+        remove_as(user, work)
