@@ -23,6 +23,7 @@ import hashlib
 import os
 import secrets
 import shutil
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,7 @@ class RootStore:
         self.limit = limit
         self._log = log
         self._held: dict[str, int] = {}
+        self._lock = threading.Lock()  # stage threads of one build acquire at once
 
     @classmethod
     def open(cls, root: Path, limit: int, log: Callable[[str], None]) -> RootStore | None:
@@ -78,11 +80,12 @@ class RootStore:
         """The unpacked root of ``layers`` (unpacked here first if no build kept it), held
         until ``close``."""
         name = hashlib.sha256("\n".join(digests).encode()).hexdigest()
-        if name not in self._held:
-            fd = os.open(self.root / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(fd, fcntl.LOCK_SH)
-            os.utime(fd)
-            self._held[name] = fd
+        with self._lock:
+            if name not in self._held:
+                fd = os.open(self.root / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(fd, fcntl.LOCK_SH)
+                os.utime(fd)
+                self._held[name] = fd
         path = self.root / name
         if path.is_dir():
             self._log(f"root store: base {name[:12]} reused\n")
@@ -164,10 +167,13 @@ class RootStore:
             except OSError:
                 return False  # a build uses it
             trash = self.root / f".{name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
-            os.rename(self.root / name, trash)
+            try:
+                os.rename(self.root / name, trash)
+            except OSError:
+                return False  # gone already (another pruner)
             with contextlib.suppress(FileNotFoundError):
                 (self.root / f"{name}.size").unlink()
-            shutil.rmtree(trash, ignore_errors=True)
-            return True
         finally:
             os.close(fd)
+        shutil.rmtree(trash, ignore_errors=True)  # out of the name's way: no one waits on it
+        return True
