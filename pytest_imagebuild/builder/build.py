@@ -38,12 +38,13 @@ from pytest_imagebuild.builder.cache import (
 from pytest_imagebuild.builder.context import BuildContext, open_context
 from pytest_imagebuild.builder.dockerfile import parse_file
 from pytest_imagebuild.builder.fs import IgnoreList, unpack_layer
-from pytest_imagebuild.builder.fs.overlay import SharedBase, private_mounts
+from pytest_imagebuild.builder.fs.overlay import SharedBase
 from pytest_imagebuild.builder.fs.rootstore import RootStore
 from pytest_imagebuild.builder.livedirs import live_dir, reap_dead
 from pytest_imagebuild.builder.options import BuildOptions
 from pytest_imagebuild.builder.plan import Plan, Stage, host_platform_string, make_plan
 from pytest_imagebuild.builder.publish import BuildResult, publish
+from pytest_imagebuild.builder.sharing import plan_sharing
 from pytest_imagebuild.builder.steps.caching import StepCache
 from pytest_imagebuild.builder.steps.history import now_rfc3339
 from pytest_imagebuild.builder.steps.runner import StageRunner
@@ -336,15 +337,8 @@ def _run(
             b.step_cache = StepCache(cache, plat, context)
             b.pull_store = cache.blobs
         wanted = plan.required(skip_unused=options.skip_unused_stages)
-        # a kept build directory shows every stage root whole: no overlays there
-        b.shared = set() if options.keep_build_dir else _shared_bases(plan, wanted)
-        storing = cache is not None and options.root_store_size > 0 and not options.keep_build_dir
-        if (b.shared or storing) and sandbox.probe().kind == "namespaces" and private_mounts():
-            if storing:
-                roots = (options.cache_dir or default_cache_dir()) / "roots"
-                b.root_store = RootStore.open(roots, options.root_store_size, logger)
-        else:
-            b.shared = set()  # no overlay mounts here: every stage unpacks its own base
+        cache_dir = (options.cache_dir or default_cache_dir()) if cache is not None else None
+        b.shared, b.root_store = plan_sharing(options, plan, wanted, cache_dir, logger)
         try:
             _schedule(b, wanted)
         finally:
@@ -362,19 +356,6 @@ def _run(
         if cache is None:
             return result
         return dataclasses.replace(result, cache_stats=cache.stats)
-
-
-def _shared_bases(plan: Plan, wanted: list[int]) -> set[str]:
-    """Base images that more than one of the ``wanted`` stages start from (directly, or
-    through a stage they are based on)."""
-    count: dict[str, int] = {}
-    for index in wanted:
-        stage = plan.stages[index]
-        while stage.base_stage is not None:
-            stage = plan.stages[stage.base_stage]
-        if stage.base.lower() != "scratch":
-            count[stage.base] = count.get(stage.base, 0) + 1
-    return {base for base, n in count.items() if n > 1}
 
 
 def _created(done: _Done) -> str:
