@@ -338,7 +338,7 @@ def _run(
             b.pull_store = cache.blobs
         wanted = plan.required(skip_unused=options.skip_unused_stages)
         cache_dir = (options.cache_dir or default_cache_dir()) if cache is not None else None
-        b.shared, b.root_store = plan_sharing(options, plan, wanted, cache_dir, logger)
+        b.shared, b.root_store = plan_sharing(options, plan, wanted, cache_dir, work, logger)
         try:
             _schedule(b, wanted)
         finally:

@@ -7,6 +7,7 @@ after it, so every stage sees every other stage's overlay roots.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -37,6 +38,7 @@ def plan_sharing(
     plan: Plan,
     wanted: list[int],
     cache_dir: Path | None,
+    work_dir: Path,
     log: Callable[[str], None],
 ) -> tuple[set[str], RootStore | None]:
     """(bases to share within the build, the root store or None). ``cache_dir`` is the
@@ -53,4 +55,8 @@ def plan_sharing(
     store = None
     if cache_dir is not None and storing:
         store = RootStore.open(cache_dir / "roots", options.root_store_size, log)
+    if store is not None and os.stat(store.root).st_dev != os.stat(work_dir).st_dev:
+        # an overlay's lower and upper must share a filesystem (inode numbers, st_dev)
+        log(f"root store {store.root}: not used: another filesystem than {work_dir}\n")
+        store = None
     return shared, store

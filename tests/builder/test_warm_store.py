@@ -155,3 +155,22 @@ def test_sizes() -> None:
     assert parse_size("0") == 0
     with pytest.raises(ValueError, match="invalid size"):
         parse_size("ten")
+
+
+def test_a_store_on_another_filesystem_than_the_build_is_not_used(
+    base: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.fail("needs /dev/shm on another filesystem than the temp dir (a tmpfs)")
+    context = write_tree(tmp_path / "ctx", {"Dockerfile": f"FROM {base}\nRUN echo a > /a\n"})
+    cache = tmp_path / "cache"
+    where = shm / f"imagebuild-test-{os.getpid()}"
+    try:
+        log = cached(context, tmp_path / "a.tar", cache, capfd, build_root=where)
+    finally:
+        subprocess.run(["rm", "-rf", str(where)], check=True)
+    assert "not used: another filesystem than" in log
+    assert entries(cache) == []
+    with Image.open(tmp_path / "a.tar") as image:
+        assert image.file("/a").read_text() == "a\n"

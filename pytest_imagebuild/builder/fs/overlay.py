@@ -42,6 +42,8 @@ def mount_overlay(lower: Path, upper: Path, work: Path, target: Path) -> bool:
     paths = [str(p) for p in (lower, upper, work)]
     if any(_OPTION_BREAKERS & set(p) for p in paths):
         return False  # mount(2) options cannot quote these characters
+    if os.stat(lower).st_dev != os.stat(upper).st_dev:
+        return False  # across filesystems overlay reports the lower's st_dev: snapshots skip it
     data = f"lowerdir={paths[0]},upperdir={paths[1]},workdir={paths[2]}"
     for extra in ("", ",userxattr"):  # a user namespace keeps overlay xattrs in user.*
         try:
