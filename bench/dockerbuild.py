@@ -37,7 +37,7 @@ class Docker:
         )
         return proc.returncode == 0
 
-    def _reset_peak(self) -> bool:
+    def reset_peak(self) -> bool:
         if self.pid is None:
             return False
         try:
@@ -46,7 +46,7 @@ class Docker:
             return False
         return True
 
-    def _daemon_peak(self) -> int:
+    def daemon_peak(self) -> int:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
@@ -56,23 +56,9 @@ class Docker:
         self, context: Path, dockerfile: Path, scratch: Path, bases: Sequence[str]
     ) -> Sample:
         """Build + save; bases are removed first so docker pulls them like the others."""
-        for base in bases:  # by id: every tag goes, so the layers must come from the registry
-            found = subprocess.run(
-                [DOCKER, "image", "inspect", "--format", "{{.Id}}", base],
-                capture_output=True,
-                text=True,
-                env=self.env(),
-                check=False,
-            )
-            if found.returncode == 0:
-                subprocess.run(
-                    [DOCKER, "rmi", "--force", found.stdout.strip()],
-                    capture_output=True,
-                    env=self.env(),
-                    check=False,
-                )
+        self.remove_images(bases)
         tag = f"bench-out/{scratch.name}:1"
-        tracked = self._reset_peak()
+        tracked = self.reset_peak()
         try:
             build, _ = timed(
                 [
@@ -90,12 +76,30 @@ class Docker:
                 env=self.env(),
             )
             save, _ = timed([DOCKER, "save", "-o", str(scratch / "out.tar"), tag], env=self.env())
-            peak = self._daemon_peak() if tracked else 0
+            peak = self.daemon_peak() if tracked else 0
         finally:
             subprocess.run(
                 [DOCKER, "rmi", "--force", tag], capture_output=True, env=self.env(), check=False
             )
         return Sample(build.seconds + save.seconds, peak)
+
+    def remove_images(self, bases: Sequence[str]) -> None:
+        """Remove ``bases`` so the next build pulls them from the registry."""
+        for base in bases:  # by id: every tag goes, so the layers must come from the registry
+            found = subprocess.run(
+                [DOCKER, "image", "inspect", "--format", "{{.Id}}", base],
+                capture_output=True,
+                text=True,
+                env=self.env(),
+                check=False,
+            )
+            if found.returncode == 0:
+                subprocess.run(
+                    [DOCKER, "rmi", "--force", found.stdout.strip()],
+                    capture_output=True,
+                    env=self.env(),
+                    check=False,
+                )
 
     def info(self) -> dict[str, str]:
         return dict(json.loads(self.cmd("version", "--format", "{{json .Server}}")))

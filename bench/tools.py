@@ -124,6 +124,17 @@ def quiet(
     return proc.stdout
 
 
+REPO = Path(__file__).resolve().parent.parent
+
+
+def checkout_env(**extra: str) -> dict[str, str]:
+    """The environment with this checkout first on PYTHONPATH: the command measures this
+    checkout's code even when the installed package points at another one."""
+    env = dict(os.environ, **extra)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return env
+
+
 def imagebuild_command() -> list[str]:
     """The ``imagebuild`` console script beside this interpreter, else ``-m``."""
     script = Path(sys.executable).parent / "imagebuild"
@@ -132,7 +143,7 @@ def imagebuild_command() -> list[str]:
 
 def run_imagebuild(context: Path, dockerfile: Path, scratch: Path) -> Sample:
     out = scratch / "out.tar"
-    env = dict(os.environ, XDG_CACHE_HOME=str(scratch / "cache"), TMPDIR=str(scratch))
+    env = checkout_env(XDG_CACHE_HOME=str(scratch / "cache"), TMPDIR=str(scratch))
     cmd = [
         *imagebuild_command(),
         "--context",

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pytest_imagebuild.builder import contexts
 from pytest_imagebuild.builder.build import build
+from pytest_imagebuild.builder.fs.rootstore import parse_size
 from pytest_imagebuild.builder.log import FORMATS, LEVELS, BuildLog, LogSettings
 from pytest_imagebuild.builder.options import BuildOptions
 from pytest_imagebuild.builder.registry import parse_registry_map
@@ -53,7 +54,12 @@ def make_parser() -> argparse.ArgumentParser:
     _flag(parser, "--digest-file", default=None, help="write the manifest digest here")
     _flag(parser, "--image-name-with-digest-file", default=None, help="write repo@digest lines")
     _flag(parser, "--image-name-tag-with-digest-file", default=None, help="repo:tag@digest lines")
-    _flag(parser, "--skip-unused-stages", **boolean, help="build only the target's stages")
+    _flag(
+        parser,
+        "--skip-unused-stages",
+        **{**boolean, "default": True},
+        help="build only the target's stages (default true; =false builds every stage)",
+    )
     _flag(parser, "--single-snapshot", **boolean, help="one layer for the whole final stage")
     _flag(parser, "--ignore-path", **multi, help="path left out of snapshots (repeat)")
     _flag(parser, "--custom-platform", "--customPlatform", default=None, help="os/arch[/variant]")
@@ -87,6 +93,14 @@ def make_parser() -> argparse.ArgumentParser:
     _flag(parser, "--cache-copy-layers", **boolean, help="cache COPY/ADD layers too")
     _flag(parser, "--cache-run-layers", **{**boolean, "default": True}, help="cache RUN layers")
     _flag(parser, "--no-push-cache", **boolean, help="do not push layers to the cache repo")
+    _flag(
+        parser,
+        "--root-store-size",
+        type=_store_size,
+        default=10 << 30,
+        help="with --cache: bytes of unpacked base images kept in <cache dir>/roots for "
+        "later builds (default 10G; 0 keeps none; an imagebuild extension)",
+    )
     _flag(parser, "--cleanup", **boolean, help="refused: the build directory is always removed")
     _flag(parser, "--force", **boolean, help="refused: no container is required")
     _flag(parser, "--secret", **multi, help="id=NAME,src=FILE for RUN --mount=type=secret")
@@ -100,6 +114,13 @@ def make_parser() -> argparse.ArgumentParser:
         "its path (an imagebuild extension, not a kaniko flag)",
     )
     return parser
+
+
+def _store_size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _count(text: str) -> int:
@@ -271,6 +292,7 @@ def options_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Buil
         cache_repo=args.cache_repo,
         cache_ttl=args.cache_ttl,
         cache_copy_layers=bool(args.cache_copy_layers),
+        root_store_size=args.root_store_size,
         cache_run_layers=bool(args.cache_run_layers),
         no_push_cache=bool(args.no_push_cache),
         secrets=_secrets(args.secret),
@@ -315,6 +337,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pytest_imagebuild.cli_warm import warm_main
 
         return _guarded(warm_main, argv[1:])
+    if argv[:1] == ["prune"]:
+        from pytest_imagebuild.cli_prune import prune_main
+
+        return _guarded(prune_main, argv[1:])
     return _guarded(_build_main, argv)
 
 

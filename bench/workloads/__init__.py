@@ -6,9 +6,11 @@ from types import ModuleType
 
 from workloads import (
     big_runs,
+    big_runs_warm,
     copy_20k,
     debian_app,
     diff_big,
+    multi_stage,
     packages_debian,
     pytest_suite,
     read_big,
@@ -24,10 +26,12 @@ ALL: dict[str, ModuleType] = {
         read_big,
         debian_app,
         big_runs,
+        big_runs_warm,
         diff_big,
         packages_debian,
         copy_20k,
         three_stages,
+        multi_stage,
         pytest_suite,
         structure_suite,
     )

@@ -39,16 +39,20 @@ from pytest_imagebuild.builder.context_lookup import ContextLookup
 from pytest_imagebuild.builder.contexts import NamedContexts
 from pytest_imagebuild.builder.dockerfile import parse_file
 from pytest_imagebuild.builder.fs import IgnoreList, Skipped, unpack_layer
+from pytest_imagebuild.builder.fs.overlay import SharedBase
+from pytest_imagebuild.builder.fs.rootstore import RootStore
 from pytest_imagebuild.builder.livedirs import live_dir, reap_dead
 from pytest_imagebuild.builder.log import BuildLog, LogSettings
 from pytest_imagebuild.builder.options import BuildOptions
 from pytest_imagebuild.builder.plan import Plan, Stage, host_platform_string, make_plan
 from pytest_imagebuild.builder.publish import BuildResult, publish
 from pytest_imagebuild.builder.pullpush import pull_options, push_options
+from pytest_imagebuild.builder.sharing import plan_sharing
 from pytest_imagebuild.builder.steps.caching import StepCache
 from pytest_imagebuild.builder.steps.history import now_rfc3339
 from pytest_imagebuild.builder.steps.runner import StageRunner
 from pytest_imagebuild.builder.steps.sshagent import SshAgents
+from pytest_imagebuild.builder.steps.stageroot import StageRoot
 from pytest_imagebuild.builder.steps.state import LayerRecord, StageState
 from pytest_imagebuild.builder.warmer import WarmBases
 from pytest_imagebuild.errors import ContextError, ImageBuildError, Location
@@ -62,8 +66,13 @@ _WORK_PREFIX = "imagebuild-"
 @dataclass
 class _Done:
     state: StageState
-    root: Path
+    root: StageRoot  # made only when a step or a later reader needs the files
     key: StepKey | None = None
+    steps: int = 0  # instructions run or replayed in this stage (ONBUILD triggers too)
+
+    def files(self) -> Path:
+        self.root.ensure(self.state.layers)
+        return self.root.path
 
 
 @dataclass
@@ -89,6 +98,11 @@ class _Build:
     step_cache: StepCache | None = None
     named: ContextLookup | None = None
     skipped: Skipped = field(default_factory=Skipped)  # what unpacking could not apply
+    pull_store: BlobStore | None = None  # the layer cache's blobs: bases downloaded once
+    shared: set[str] = field(default_factory=set)  # base images several stages start from
+    bases: dict[tuple[str, str], SharedBase] = field(default_factory=dict)
+    roots: list[StageRoot] = field(default_factory=list)
+    root_store: RootStore | None = None  # with --cache where overlays mount: bases kept
 
     def __post_init__(self) -> None:
         self.path = self.plan.path
@@ -117,7 +131,7 @@ class _Build:
             future = self.futures.get(index)
             if future is None:
                 raise ImageBuildError(f"stage {ref!r} is not part of this build")
-            return future.result().root
+            return future.result().files()
         if self.named is not None:  # the image a --build-context puts in its place
             ref = self.named.image(ref, self.platform_for(None))
         with self.lock:
@@ -163,6 +177,27 @@ class _Build:
             return self.futures[stage.base_stage].result().key
         return self.step_cache.base(config_digest)
 
+    def shared_base(self, stage: Stage, state: StageState) -> SharedBase | None:
+        """The one unpacked copy of ``stage``'s base when other stages start from it too."""
+        if stage.base_stage is not None:
+            return self.futures[stage.base_stage].result().root.base
+        if stage.base not in self.shared and self.root_store is None:
+            return None
+        if stage.base.lower() == "scratch":
+            return None
+        key = (stage.base, self.platform_for(stage))
+        with self.lock:
+            if key not in self.bases:
+                where = self.work_dir / "bases" / str(len(self.bases))
+                self.bases[key] = SharedBase(
+                    where,
+                    [r.path for r in state.layers],
+                    self.log,
+                    store=self.root_store,
+                    digests=[r.diff_id for r in state.layers],
+                )
+            return self.bases[key]
+
     def start_state(self, stage: Stage) -> tuple[StageState, str | None]:
         build_args = self.options.build_arg_map()
         common = {"build_args": build_args, "meta_args": self.plan.meta_args}
@@ -178,7 +213,10 @@ class _Build:
             state.os, state.architecture, state.variant = plat.os, plat.architecture, plat.variant
             return state, None
         pulled = registry.pull(
-            stage.base, self.store, registries=self.registries, platform=self.platform_for(stage)
+            stage.base,
+            self.pull_store or self.store,
+            registries=self.registries,
+            platform=self.platform_for(stage),
         )
         state = StageState.from_image_config(pulled.config, **common)
         state.media_types = "oci" if pulled.manifest_media_type == oci.OCI_MANIFEST else "docker"
@@ -190,11 +228,25 @@ class _Build:
                     diff_id,
                     desc.size,
                     desc.media_type,
-                    self.store.path(desc.digest),
+                    self._held(desc.digest),
                     any(desc.media_type.endswith(c) for c in _COMPRESSED),
                 )
             )
         return state, pulled.config_digest
+
+    def _held(self, digest: str) -> Path:
+        """A base layer as this build holds it: a hard link in the build's store when pulled
+        into the cache (a cache prune then cannot take it away mid-build), else the blob."""
+        if self.pull_store is None:
+            return self.store.path(digest)
+        kept, mine = self.pull_store.path(digest), self.store.path(digest)
+        try:
+            os.link(kept, mine)
+        except FileExistsError:
+            pass
+        except OSError:
+            return kept  # another filesystem: read it where it is
+        return mine
 
     def run_stage(self, stage: Stage) -> _Done:
         try:
@@ -203,21 +255,14 @@ class _Build:
             if exc.location is None:
                 exc.location = Location(self.plan.path, stage.from_instruction.start_line)
             raise
-        root = self.work_dir / "stages" / str(stage.index)
-        root.mkdir(parents=True)
-        os.chmod(root, 0o755)  # noqa: S103 - a root directory's usual mode
-        try:
-            for layer in state.layers:
-                unpack_layer(layer.path, root, skipped=self.skipped)
-        except ImageBuildError as exc:  # a hostile or damaged base layer
-            if exc.location is None:
-                exc.location = Location(self.plan.path, stage.from_instruction.start_line)
-                exc.hint = exc.hint or "the base image's layer cannot be applied safely"
-            raise
-        state.root = root
-        runner = StageRunner(stage, state, self, key=self.start_key(stage, state, config_digest))
+        where = self.work_dir / "stages" / str(stage.index)
+        root = StageRoot(where, self.log, stage.label, self.shared_base(stage, state), self.skipped)
+        with self.lock:
+            self.roots.append(root)
+        key = self.start_key(stage, state, config_digest)
+        runner = StageRunner(stage, state, self, root, key=key)
         runner.run()
-        return _Done(state, root, runner.key)
+        return _Done(state, root, runner.key, runner.steps)
 
 
 def _find_dockerfile(name: str, context: BuildContext) -> Path:
@@ -323,21 +368,42 @@ def _run(
         cache = _open_cache(options, pushes, plat) if options.cache else None
         if cache is not None:
             b.step_cache = StepCache(cache, plat, context)
+            b.pull_store = cache.blobs
+        wanted = plan.required(skip_unused=options.skip_unused_stages)
+        cache_dir = (options.cache_dir or default_cache_dir()) if cache is not None else None
+        b.shared, b.root_store = plan_sharing(
+            options, plan, wanted, cache_dir, work, logger.message
+        )
         try:
-            _schedule(b, plan.required(skip_unused=options.skip_unused_stages))
+            _schedule(b, wanted)
         finally:
+            for root in b.roots:
+                root.release()
+            if b.root_store is not None:
+                b.root_store.close()
             if cache is not None:
                 cache.close()
-        final = b.futures[plan.target].result().state
+        done = b.futures[plan.target].result()
+        final = done.state
         for line in b.skipped.lines():
             logger.message(f"imagebuild: {line}", "warn")
         names = tuple(plan.stages[i].label for i in sorted(b.futures))
-        created = options.created or now_rfc3339()
+        created = options.created or _created(done)
         result = publish(options, final, created, names, b.store, pushes)
         result = dataclasses.replace(result, skipped=tuple(b.skipped.lines()))
         if cache is None:
             return result
         return dataclasses.replace(result, cache_stats=cache.stats)
+
+
+def _created(done: _Done) -> str:
+    """The image's time: its last step's, as docker's builder dates an image by its last
+    commit (so an unchanged rebuild, all from the cache, is the same image); now when the
+    stage ran no instruction of its own."""
+    last = done.state.history[-1].get("created") if done.state.history else None
+    if done.steps and isinstance(last, str):
+        return last
+    return now_rfc3339()
 
 
 def _open_cache(options: BuildOptions, regs: registry.Registries, plat: str) -> LayerCache:

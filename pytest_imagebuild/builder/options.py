@@ -33,7 +33,7 @@ class BuildOptions:
     digest_file: Path | None = None
     image_name_with_digest_file: Path | None = None
     image_name_tag_with_digest_file: Path | None = None
-    skip_unused_stages: bool = False
+    skip_unused_stages: bool = True
     single_snapshot: bool = False
     ignore_paths: tuple[str, ...] = ()
     custom_platform: str | None = None
@@ -54,6 +54,7 @@ class BuildOptions:
     cache_repo: str | None = None
     cache_ttl: str = "336h"
     cache_copy_layers: bool = False
+    root_store_size: int = 10 << 30  # bytes of unpacked bases kept in <cache dir>/roots; 0: none
     cache_run_layers: bool = True
     no_push_cache: bool = False
     secrets: tuple[tuple[str, Path], ...] = ()

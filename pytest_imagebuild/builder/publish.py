@@ -60,7 +60,8 @@ def publish(
     if options.tar_path is not None:
         tags = list(options.destinations) or [UNSET_NAME]
         layers = [
-            ArchiveLayer(layer.diff_id, layer.path, layer.compressed) for layer in state.layers
+            ArchiveLayer(layer.diff_id, layer.path, layer.compressed, layer.digest)
+            for layer in state.layers
         ]
         write_docker_archive(options.tar_path, config, layers, tags)  # temp name, then rename
     if options.oci_layout_path is not None:

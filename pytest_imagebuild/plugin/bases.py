@@ -46,7 +46,7 @@ def plan_for(
 def image_refs(plan: Plan) -> list[tuple[str, int]]:
     """``(reference, FROM line)`` of every image (not a stage) the build needs, in order."""
     found: list[tuple[str, int]] = []
-    for index in plan.required(skip_unused=False):
+    for index in plan.required(skip_unused=True):
         stage = plan.stages[index]
         line = stage.from_instruction.start_line
         refs = list(stage.images)

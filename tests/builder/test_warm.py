@@ -1,127 +1,175 @@
-"""``imagebuild warm`` (kaniko's warmer) on a real registry, and builds that take their base
-from the warmed cache with the registry stopped."""
+"""Warm builds: a build whose steps all come from the cache unpacks nothing; a miss makes the
+root as of the step before it; the images equal those of cold builds."""
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import pytest
 
+from pytest_imagebuild.builder.build import BuildResult, build
+from pytest_imagebuild.builder.options import BuildOptions
+from pytest_imagebuild.cli import make_parser, options_from_args
+from pytest_imagebuild.errors import BuildError
 from pytest_imagebuild.image import Image
-from tests.builder.build_support import make_base, write_tree
-from tests.builder.test_cli import imagebuild
-from tests.support.registry import RegistryFactory, RunningRegistry
+from tests.builder.build_support import config_view, file_table, make_base, write_tree
+
+UNPACKED = "stage root: unpacking"
+
+STEPS = """\
+FROM {base}
+ENV APP=/app
+WORKDIR /app/data
+RUN od -An -tx1 -N8 /dev/urandom > /one
+RUN mkdir -p /var/app && echo two > /var/app/two && rm /etc/group
+COPY f /app/f
+RUN {last}
+CMD ["sh"]
+"""
 
 
-@pytest.fixture
-def served(
-    registry: RegistryFactory, busybox_rootfs: Path, tmp_path: Path
-) -> tuple[RunningRegistry, str, dict[str, str]]:
-    """The busybox base pushed as ``base:1`` to a registry with basic auth."""
-    reg = registry(auth="basic")
-    layout = make_base(busybox_rootfs, tmp_path / "base")[1]
-    seed = write_tree(tmp_path / "seed", {"Dockerfile": f"FROM oci:{layout}\n"})
-    env = {"DOCKER_CONFIG": str(reg.docker_config_dir)}
-    pushed = imagebuild("-c", seed, "-d", f"{reg.host}/base:1", env=env)
-    assert pushed.returncode == 0, pushed.stderr
-    return reg, f"{reg.host}/base:1", env
+@pytest.fixture(scope="module")
+def base(busybox_rootfs: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    _, layout = make_base(busybox_rootfs, tmp_path_factory.mktemp("warm-base"))
+    return f"oci:{layout}"
 
 
-def _app(tmp_path: Path, base: str) -> Path:
-    return write_tree(tmp_path / "app", {"Dockerfile": f"FROM {base}\nRUN echo app > /app\n"})
-
-
-def test_a_warmed_base_builds_with_the_registry_down(
-    served: tuple[RunningRegistry, str, dict[str, str]], tmp_path: Path
-) -> None:
-    reg, ref, env = served
-    cache = tmp_path / "cache"
-    warmed = imagebuild("warm", "--image", ref, "--cache-dir", cache, "--log-format", "plain",
-                        env=env)  # fmt: skip
-    assert warmed.returncode == 0, warmed.stderr
-    assert f"{ref}: warmed sha256:" in warmed.stderr
-    (entry,) = [p for p in (cache / "bases").iterdir() if not p.name.startswith(".")]
-    index = json.loads((entry / "index.json").read_text())
-    assert index["manifests"][0]["annotations"] == {"org.opencontainers.image.ref.name": ref}
-    reg.stop()
-    ctx = _app(tmp_path, ref)
-    out = tmp_path / "out.tar"
-    args = ("-c", ctx, "--no-push", "--tar-path", out, "--log-format", "plain")
-    offline = imagebuild(*args, "--cache", "--cache-dir", cache, env=env)
-    assert offline.returncode == 0, offline.stderr
-    with Image.open(out) as image:
-        assert image.file("/app").read_text() == "app\n"
-        assert "/bin/busybox" in image
-    without_cache = imagebuild(*args, env=env)  # the registry is down: no base
-    assert without_cache.returncode == 1
-    assert reg.host in without_cache.stderr
-
-
-def test_stale_entries_are_not_used_and_fresh_ones_kept(
-    served: tuple[RunningRegistry, str, dict[str, str]], tmp_path: Path
-) -> None:
-    reg, ref, env = served
-    cache = tmp_path / "cache"
-    assert imagebuild("warm", "-i", ref, "-c", cache, env=env).returncode == 0
-    (entry,) = [p for p in (cache / "bases").iterdir() if not p.name.startswith(".")]
-    again = imagebuild("warm", "-i", ref, "-c", cache, "--log-format", "plain", env=env)
-    assert f"{ref}: already in the cache, kept" in again.stderr
-    old = (entry / "index.json").stat().st_mtime - 3600
-    os.utime(entry / "index.json", (old, old))
-    forced = imagebuild("warm", "-i", ref, "-c", cache, "--force", env=env)
-    assert forced.returncode == 0, forced.stderr
-    assert (entry / "index.json").stat().st_mtime > old + 1800
-    os.utime(entry / "index.json", (old, old))
-    reg.stop()
-    ctx = _app(tmp_path, ref)
-    stale = imagebuild(
-        "-c", ctx, "--no-push", "--cache", "--cache-dir", cache, "--cache-ttl", "30m", env=env
+def warm_build(
+    context: Path, work: Path, cache: Path, **kwargs: object
+) -> tuple[BuildResult, str, Path]:
+    """A build with ``--cache``; its result, its log and its (kept) build directory."""
+    work.mkdir(parents=True)
+    settings: dict[str, object] = {"cache_copy_layers": True, **kwargs}
+    options = BuildOptions(
+        context=str(context),
+        no_push=True,
+        tar_path=work / "out.tar",
+        oci_layout_path=work / "layout",
+        cache=cache is not None,
+        cache_dir=cache,
+        build_root=work / "build",
+        keep_build_dir=True,
+        **settings,  # type: ignore[arg-type]
     )
-    assert stale.returncode == 1  # an hour old with a 30 minute TTL: the registry is asked
-    fresh = imagebuild(
-        "-c", ctx, "--no-push", "--cache", "--cache-dir", cache, "--cache-ttl", "2h", env=env
-    )
-    assert fresh.returncode == 0, fresh.stderr
+    result = build(options, verbose=False)
+    (kept,) = (work / "build").iterdir()
+    return result, (kept / "build.log").read_text(), kept
 
 
-def test_tampered_cache_is_an_error_not_a_base(
-    served: tuple[RunningRegistry, str, dict[str, str]], tmp_path: Path
-) -> None:
-    _, ref, env = served
+def steps(base: str, last: str) -> dict[str, str]:
+    return {"Dockerfile": STEPS.format(base=base, last=last), "f": "file\n"}
+
+
+def test_unchanged_rebuild_unpacks_nothing_and_is_the_same_image(base: str, tmp_path: Path) -> None:
+    context = write_tree(tmp_path / "ctx", steps(base, "cat /one /app/f > /last"))
     cache = tmp_path / "cache"
-    assert imagebuild("warm", "-i", ref, "-c", cache, env=env).returncode == 0
-    blobs = sorted((cache / "bases").glob("*/blobs/sha256/*"), key=lambda p: p.stat().st_size)
-    biggest = blobs[-1]
-    data = bytearray(biggest.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    biggest.write_bytes(bytes(data))
-    proc = imagebuild("-c", _app(tmp_path, ref), "--no-push", "--cache", "--cache-dir", cache,
-                      "--log-format", "plain", env=env)  # fmt: skip
-    assert proc.returncode == 1
-    assert biggest.name in proc.stderr
+    first, first_log, first_dir = warm_build(context, tmp_path / "1", cache)
+    assert UNPACKED in first_log
+    assert (first_dir / "stages" / "0" / "one").is_file()
+    second, second_log, second_dir = warm_build(context, tmp_path / "2", cache)
+    assert UNPACKED not in second_log
+    assert not (second_dir / "stages").exists()  # no stage root was made at all
+    assert second.cache_stats is not None
+    assert (second.cache_stats.local_hits, second.cache_stats.misses) == (4, 0)
+    assert second.manifest_digest == first.manifest_digest
+    assert second.image_id == first.image_id
+    assert (tmp_path / "2" / "out.tar").read_bytes() == (tmp_path / "1" / "out.tar").read_bytes()
+    with Image.open(tmp_path / "2" / "layout") as layout, Image.open(first.tar_path) as image:
+        assert layout.file("/last").read_bytes() == image.file("/one").read_bytes() + b"file\n"
+        assert file_table(layout) == file_table(image)
 
 
-def test_dockerfile_bases_and_partial_failure(
-    served: tuple[RunningRegistry, str, dict[str, str]], tmp_path: Path
-) -> None:
-    reg, ref, env = served
-    dockerfile = tmp_path / "Dockerfile"
-    dockerfile.write_text(
-        f"ARG REG\nFROM ${{REG}}/base:1 AS one\nFROM one\nFROM scratch\nFROM {reg.host}/nope:1\n"
+def test_a_changed_last_run_runs_only_it_on_the_cached_root(base: str, tmp_path: Path) -> None:
+    context = write_tree(tmp_path / "ctx", steps(base, "cat /one > /last"))
+    cache = tmp_path / "cache"
+    first, _, _ = warm_build(context, tmp_path / "1", cache)
+    changed = "cat /one /app/f /var/app/two > /last; ls /etc > /etc-list; ls -d /app/data"
+    write_tree(context, steps(base, changed))
+    warm, log, kept = warm_build(context, tmp_path / "2", cache)
+    assert warm.cache_stats is not None
+    assert (warm.cache_stats.local_hits, warm.cache_stats.misses) == (3, 1)
+    # the root is made once, as of the step before the miss: base, WORKDIR, RUN, RUN, COPY
+    assert log.count(UNPACKED) == 1
+    assert f"{UNPACKED} 5 layers" in log
+    assert (kept / "stages" / "0" / "last").is_file()
+    cold, _, _ = warm_build(context, tmp_path / "3", tmp_path / "cold-cache")
+    with (
+        Image.open(first.tar_path) as old,
+        Image.open(warm.tar_path) as image,
+        Image.open(cold.tar_path) as fresh,
+    ):
+        one = old.file("/one").read_bytes()
+        assert image.file("/one").read_bytes() == one  # from the cache, not run again
+        assert image.file("/last").read_bytes() == one + b"file\ntwo\n"
+        assert "group" not in image.file("/etc-list").read_text().split()
+        assert len(image.layers) == len(fresh.layers)
+        # a cold build of the changed Dockerfile: the same files (the random bytes aside)
+        ignore = {"/one", "/last"}
+        table, fresh_table = file_table(image), file_table(fresh)
+        assert {k: v for k, v in table.items() if k not in ignore} == {
+            k: v for k, v in fresh_table.items() if k not in ignore
+        }
+        assert table.keys() == fresh_table.keys()
+        assert config_view(image) == config_view(fresh)
+        assert [h.created_by for h in image.history] == [h.created_by for h in fresh.history]
+
+
+MULTI = """\
+FROM {base} AS maker
+RUN od -An -tx1 -N8 /dev/urandom > /made && mkdir /out && cp /made /out/made
+FROM {base} AS unused
+RUN exit 1
+FROM {base}
+COPY --from=maker /out/ /from-maker/
+RUN {last}
+"""
+
+
+def test_multi_stage_copy_from_a_cached_stage(base: str, tmp_path: Path) -> None:
+    context = write_tree(
+        tmp_path / "ctx", {"Dockerfile": MULTI.format(base=base, last="cat /from-maker/made")}
     )
     cache = tmp_path / "cache"
-    proc = imagebuild("warm", "--dockerfile", dockerfile, "--build-arg", f"REG={reg.host}",
-                      "-c", cache, "--log-format", "plain", env=env)  # fmt: skip
-    assert proc.returncode == 0, proc.stderr  # kaniko's rule: fails only when all fail
-    assert f"{ref}: warmed" in proc.stderr
-    assert f"{reg.host}/nope:1: " in proc.stderr
-    entries = [p for p in (cache / "bases").iterdir() if not p.name.startswith(".")]
-    assert len(entries) == 1
-    none = imagebuild("warm", "-i", f"{reg.host}/nope:1", "-c", cache, env=env)
-    assert none.returncode == 1
-    assert "no image could be fetched" in none.stderr
-    usage = imagebuild("warm", "-c", cache)
-    assert usage.returncode == 2
-    assert "nothing to fetch" in usage.stderr
+    first, _, _ = warm_build(context, tmp_path / "1", cache)
+    assert first.stages == ("maker", "2")  # the unused stage is skipped by default
+    again, log, kept = warm_build(context, tmp_path / "2", cache)
+    assert UNPACKED not in log
+    assert not (kept / "stages").exists()
+    assert again.manifest_digest == first.manifest_digest
+    # the final RUN changes: its stage is made from cached layers; maker's root is not needed
+    write_tree(context, {"Dockerfile": MULTI.format(base=base, last="cp /from-maker/made /x")})
+    changed, log, kept = warm_build(context, tmp_path / "3", cache)
+    assert not (kept / "stages" / "0").exists()
+    assert (kept / "stages" / "2" / "x").is_file()
+    # COPY layers not cached: COPY --from runs and reads maker's root, made from its cache
+    plain, log, kept = warm_build(context, tmp_path / "4", cache, cache_copy_layers=False)
+    assert (kept / "stages" / "0" / "out" / "made").is_file()
+    with (
+        Image.open(first.tar_path) as one,
+        Image.open(changed.tar_path) as two,
+        Image.open(plain.tar_path) as three,
+    ):
+        made = one.file("/from-maker/made").read_bytes()
+        assert two.file("/x").read_bytes() == made
+        assert three.file("/x").read_bytes() == made
+        assert three.file("/from-maker/made").read_bytes() == made
+
+
+def test_skip_unused_stages_false_builds_every_stage(base: str, tmp_path: Path) -> None:
+    context = write_tree(
+        tmp_path / "ctx", {"Dockerfile": MULTI.format(base=base, last="cat /from-maker/made")}
+    )
+    with pytest.raises(BuildError) as failed:
+        warm_build(context, tmp_path / "1", None, skip_unused_stages=False)  # type: ignore[arg-type]
+    assert "RUN exit 1" in str(failed.value)
+
+
+def test_the_command_skips_unused_stages_unless_told_false() -> None:
+    parse = make_parser().parse_args
+    env: dict[str, str] = {}
+    assert options_from_args(parse(["--no-push"]), env).skip_unused_stages is True
+    told = parse(["--no-push", "--skip-unused-stages=false"])
+    assert options_from_args(told, env).skip_unused_stages is False
+    assert options_from_args(parse(["--no-push", "--skip-unused-stages"]), env).skip_unused_stages
+    sized = parse(["--no-push", "--root-store-size", "512M"])
+    assert options_from_args(sized, env).root_store_size == 512 << 20

@@ -35,6 +35,7 @@ class ArchiveLayer:
     diff_id: str
     path: Path
     compressed: bool = False
+    digest: str = ""  # the blob's digest when known: a compressed blob is then not re-hashed
 
 
 def normalize_tag(ref: str) -> str:
@@ -54,6 +55,8 @@ def _layer_name(layer: ArchiveLayer) -> str:
         raise UsageError(f"layer {layer.path}: unsupported compression {kind}")
     if not layer.compressed:
         raise UsageError(f"layer {layer.path} is {kind}-compressed but was passed as uncompressed")
+    if layer.digest.startswith("sha256:"):
+        return layer.digest.partition(":")[2] + _SUFFIX[kind]
     digest = hashlib.sha256()
     with open(layer.path, "rb") as fh:
         while chunk := fh.read(1 << 20):

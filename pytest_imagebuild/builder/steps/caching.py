@@ -10,6 +10,7 @@ Secrets enter by id only, cache mounts not at all.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,6 +116,11 @@ class StepCache:
             inputs=inputs,
         )
 
+    def lock(self, key: StepKey) -> contextlib.AbstractContextManager[None]:
+        """Held from lookup to store: a concurrent build with the same step waits, then
+        takes this build's result, so it makes the same image a sequential build would."""
+        return self.cache.lock(key)
+
     def lookup(self, key: StepKey) -> CachedStep | None:
         return self.cache.lookup(key)
 
@@ -131,13 +137,28 @@ class StepCache:
             layer.media_type.endswith(_COMPRESSED),
         )
 
+    def lookup_local(self, key: StepKey) -> CachedStep | None:
+        """A step kept only locally (metadata, WORKDIR): not counted, never shared."""
+        return self.cache.local.get(key)
+
     def store(self, key: StepKey, state: StageState, added_layer: bool, source: BlobStore) -> None:
         """Keep the step just executed: its history entry and, when it added one, its layer."""
-        layer = None
-        if added_layer:
-            last = state.layers[-1]
-            layer = CachedLayer(last.digest, last.diff_id, last.size, last.media_type)
-        history = dict(state.history[-1])
-        history.pop("created", None)
-        history.pop("empty_layer", None)
-        self.cache.store(key, CachedStep(layer, history), source=source)
+        self.cache.store(key, _entry(state, added_layer), source=source)
+
+    def store_local(
+        self, key: StepKey, state: StageState, added_layer: bool, source: BlobStore
+    ) -> None:
+        """Keep a metadata or WORKDIR step locally, under its chained key: its history time
+        comes back on a replay (an unchanged rebuild is the same image, as docker's is) and
+        WORKDIR's directories depend on the root, which that key names."""
+        self.cache.local.put(key, _entry(state, added_layer), source=source)
+
+
+def _entry(state: StageState, added_layer: bool) -> CachedStep:
+    layer = None
+    if added_layer:
+        last = state.layers[-1]
+        layer = CachedLayer(last.digest, last.diff_id, last.size, last.media_type)
+    history = dict(state.history[-1])  # "created" kept: a replay reuses the step's time
+    history.pop("empty_layer", None)
+    return CachedStep(layer, history)

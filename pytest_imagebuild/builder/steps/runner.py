@@ -12,14 +12,7 @@ from pytest_imagebuild.builder.blobs import BlobStore
 from pytest_imagebuild.builder.cache import StepKey
 from pytest_imagebuild.builder.context import BuildContext
 from pytest_imagebuild.builder.dockerfile import parse
-from pytest_imagebuild.builder.fs import (
-    Changes,
-    IgnoreList,
-    Skipped,
-    Snapshotter,
-    unpack_layer,
-    write_layer,
-)
+from pytest_imagebuild.builder.fs import Changes, IgnoreList, Skipped, Snapshotter, write_layer
 from pytest_imagebuild.builder.fs.snapshot import Index
 from pytest_imagebuild.builder.plan import Stage
 from pytest_imagebuild.errors import BuildError, ImageBuildError
@@ -27,9 +20,11 @@ from pytest_imagebuild.errors import BuildError, ImageBuildError
 from .base import Where
 from .caching import StepCache
 from .copy import CopySources, copy_step
+from .copyfs import Copier
 from .history import history_entry
 from .metadata import METADATA, apply_metadata
 from .run import RunServices, run_step
+from .stageroot import StageRoot
 from .state import LayerRecord, StageState
 from .workdir import workdir_step
 
@@ -67,18 +62,35 @@ class StageEnv(Protocol):
 
 @dataclass
 class StageRunner:
-    """Executes ``stage`` on ``state`` (already holding the base config, layers and root)."""
+    """Executes ``stage`` on ``state`` (holding the base config and layers).
+
+    The stage's files exist only once a step needs them: ``root`` is made and brought up to
+    date with ``state.layers`` (base, then cached steps) by the first step that executes.
+    Until then cached steps only add their layer records and history.
+    """
 
     stage: Stage
     state: StageState
     env: StageEnv
+    root: StageRoot
     key: StepKey | None = None
     cache_keys: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        root = self.state.root
-        self.snapshotter = Snapshotter(root, self.env.ignore) if root is not None else None
+        self.snapshotter: Snapshotter | None = None
         self._indexed = False
+        self.steps = 0  # instructions taken, run or from the cache
+        if self.env.single_snapshot:
+            self._files()  # the one snapshot compares against the base as unpacked
+
+    def _files(self) -> Path:
+        """The stage root with every layer so far applied (made on first use)."""
+        if self.root.ensure(self.state.layers):
+            self._indexed = False  # files changed under the index: the next RUN re-indexes
+        if self.snapshotter is None:
+            self.snapshotter = Snapshotter(self.root.path, self.env.ignore)
+        self.state.root = self.root.path
+        return self.root.path
 
     # -- the layer cache ------------------------------------------------------------------
     def _chain(self, created_by: str) -> None:
@@ -102,17 +114,23 @@ class StageRunner:
         from_key = self.env.from_key(ref, self.stage.index) if ref else None
         return cache.copy_key(self.key, where, self.state, from_key)
 
-    def _replay(self, key: StepKey) -> bool:
-        """Apply a cached step: its layer onto the root, its history entry. False on a miss."""
+    def _replay(self, key: StepKey, *, local: bool = False) -> bool:
+        """Take a cached step: its layer record and history entry (the root, if made, is
+        brought up to date by the next step that needs files). False on a miss."""
         cache = self.env.step_cache
-        found = cache.lookup(key) if cache is not None else None
-        if cache is None or found is None or self.state.root is None:
+        if cache is None:
+            return False
+        found = cache.lookup_local(key) if local else cache.lookup(key)
+        if found is None:
             return False
         if found.layer is not None:
-            unpack_layer(cache.layer_path(found.layer), self.state.root, skipped=self.env.skipped)
             self.state.layers.append(cache.record(found.layer))
-            self._indexed = False  # the next RUN takes a fresh baseline
-        self._history(found.created_by, empty=found.layer is None)
+        created = found.history.get("created")
+        self._history(
+            found.created_by,
+            empty=found.layer is None,
+            created=created if isinstance(created, str) else None,
+        )
         self._done(key)
         return True
 
@@ -153,21 +171,39 @@ class StageRunner:
 
     def _step(self, where: Where) -> None:
         keyword = where.keyword
+        self.steps += 1
         self.env.log(f"{self.stage.label}: {where.instruction.original.strip()}\n")
         if keyword in METADATA:
             created_by = apply_metadata(where, self.state)
-            self._history(created_by, empty=True)
-            self._chain(created_by)
+            key = self._local_key(created_by)
+            cache = self.env.step_cache
+            if key is None or cache is None:
+                self._history(created_by, empty=True)
+                self._chain(created_by)
+                return
+            with cache.lock(key):
+                if not self._replay(key, local=True):
+                    self._history(created_by, empty=True)
+                    cache.store_local(key, self.state, False, self.env.store)
+                    self._done(key)
             return
         if keyword == "WORKDIR":
-            created_by, created = workdir_step(where, self.state)
-            self._commit(created_by, created)
-            self._chain(created_by)
+            self._workdir(where)
             return
         key = self._cached_key(where) if keyword in ("RUN", "COPY", "ADD") else None
-        if key is not None and self._replay(key):
+        cache = self.env.step_cache
+        if key is None or cache is None:
+            self._execute(where, None)
             return
+        with cache.lock(key):
+            if not self._replay(key):
+                self._execute(where, key)
+
+    def _execute(self, where: Where, key: StepKey | None) -> None:
+        keyword = where.keyword
         layers_before = len(self.state.layers)
+        if keyword in ("COPY", "ADD", "RUN"):
+            self._files()
         if keyword in ("COPY", "ADD"):
             self._baseline()
             sources = CopySources(
@@ -213,6 +249,42 @@ class StageRunner:
         else:
             self._chain(created_by)
 
+    def _workdir(self, where: Where) -> None:
+        """WORKDIR's directories depend on the root; with a cache they are kept locally
+        under the step's chained key, so a cached stage needs no root for them either."""
+        made, self.state.root = self.state.root, None
+        try:
+            created_by, _ = workdir_step(where, self.state)  # the config alone
+        finally:
+            self.state.root = made
+        cache = self.env.step_cache
+        key = self._local_key(created_by)
+        if key is None or cache is None:
+            self._make_workdir(created_by)
+            self._chain(created_by)
+            return
+        with cache.lock(key):
+            if self._replay(key, local=True):
+                return
+            added = self._make_workdir(created_by)
+            cache.store_local(key, self.state, added, self.env.store)
+            self._done(key)
+
+    def _local_key(self, created_by: str) -> StepKey | None:
+        """The chained key of a step kept only in the local cache, None without a cache."""
+        cache = self.env.step_cache
+        if cache is None or self.key is None or self.env.single_snapshot:
+            return None
+        return cache.chain(self.key, created_by)
+
+    def _make_workdir(self, created_by: str) -> bool:
+        """Create the working directory in the root; True when that made a layer."""
+        copier = Copier(self._files())
+        copier.ensure_dir(self.state.workdir)
+        layers_before = len(self.state.layers)
+        self._commit(created_by, sorted(copier.created))
+        return len(self.state.layers) > layers_before
+
     def _commit(self, created_by: str, paths: list[str]) -> None:
         """A step that knows what it wrote: a layer of exactly those paths."""
         if self.env.single_snapshot or not paths or self.state.root is None:
@@ -251,11 +323,13 @@ class StageRunner:
     def _add_layer(
         self, digest: str, diff_id: str, size: int, media_type: str, path: Path, compressed: bool
     ) -> None:
+        """A layer this stage's root just produced: the root already holds it."""
         self.state.layers.append(LayerRecord(digest, diff_id, size, media_type, path, compressed))
+        self.root.written(len(self.state.layers))
 
-    def _history(self, created_by: str, *, empty: bool) -> None:
+    def _history(self, created_by: str, *, empty: bool, created: str | None = None) -> None:
         self.state.history.append(
-            history_entry(created_by, empty_layer=empty, author=self.state.author)
+            history_entry(created_by, empty_layer=empty, author=self.state.author, created=created)
         )
 
 
