@@ -195,6 +195,7 @@ class _Build:
                     self.log,
                     store=self.root_store,
                     digests=[r.diff_id for r in state.layers],
+                    skipped=self.skipped,
                 )
             return self.bases[key]
 

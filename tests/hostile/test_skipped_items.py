@@ -129,7 +129,9 @@ def test_the_plugin_warns_in_its_terminal_summary(
     raw = written_by("gnu-tar-label", tree, pytester.path / "label.tar", None)
     layer = k.Layer(raw, raw)
     layout = k.oci_layout(pytester.path / "base", [k.Spec([layer], k.config([layer]))])
-    pytester.makefile("", Dockerfile=f"FROM oci:{layout}\nENV A=1\n")
+    # a step that needs the files: the base is unpacked (a build of cached or metadata
+    # steps only never unpacks it, and keeps the layer as it is)
+    pytester.makefile("", Dockerfile=f"FROM oci:{layout}\nWORKDIR /made\n")
     pytester.makefile("", **{".dockerignore": "*\n"})
     pytester.makeini("[pytest]\nfilterwarnings = error\n")
     pytester.makepyfile(
@@ -172,3 +174,27 @@ def test_tars_without_ustar_magic_are_unpacked_by_add(tmp_path: Path, fmt: str) 
     with Image.open(outcome.image) as image:
         assert image.file("/d/plain").read_text() == "plain\n"
         assert not image.file("/d/t.tar").exists
+
+
+def test_a_base_kept_in_the_root_store_still_reports_its_skipped_items(tmp_path: Path) -> None:
+    """The second build takes the base unpacked by the first from ``<cache>/roots``: what
+    that unpacking could not apply is reported again, not lost with the reuse."""
+    from tests.builder.test_cli import imagebuild
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "plain").write_text("plain\n")
+    raw = written_by("gnu-tar-label", tree, tmp_path / "label.tar", None)
+    layer = k.Layer(raw, raw)
+    layout = k.oci_layout(tmp_path / "base", [k.Spec([layer], k.config([layer]))])
+    cache = tmp_path / "cache"
+    for workdir in ("first", "second"):
+        ctx = tmp_path / workdir
+        ctx.mkdir()
+        (ctx / "Dockerfile").write_text(f"FROM oci:{layout}\nWORKDIR /{workdir}\n")
+        proc = imagebuild("-c", ctx, "--no-push", "--cache", "--cache-dir", cache,
+                          "--log-format", "plain")  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        assert "imagebuild: tar member type b'V': 1 path not applied" in proc.stderr
+    assert "root store: base " in proc.stderr
+    assert " reused" in proc.stderr

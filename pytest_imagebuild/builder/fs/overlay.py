@@ -19,6 +19,7 @@ from pathlib import Path
 from pytest_imagebuild.builder.sandbox import libc
 
 from .rootstore import RootStore
+from .skipped import Skipped
 from .unpack import unpack_layer
 
 __all__ = ["SharedBase", "mount_overlay", "private_mounts", "unmount"]
@@ -70,8 +71,10 @@ class SharedBase:
         *,
         store: RootStore | None = None,
         digests: Sequence[str] = (),
+        skipped: Skipped | None = None,
     ) -> None:
         self.path = path
+        self.skipped = skipped
         self.layers = tuple(layers)
         self.store = store
         self.digests = tuple(digests)
@@ -84,13 +87,13 @@ class SharedBase:
         """The unpacked base (unpacked by the first stage to ask; others wait for it)."""
         with self._lock:
             if not self._made and self.store is not None:
-                self.path = self.store.acquire(self.digests, self.layers)
+                self.path = self.store.acquire(self.digests, self.layers, self.skipped)
                 self._made = True
             if not self._made:
                 self.path.mkdir(parents=True)
                 os.chmod(self.path, 0o755)  # noqa: S103 - a root directory's usual mode
                 self._log(f"shared base: unpacking {len(self.layers)} layers once\n")
                 for layer in self.layers:
-                    unpack_layer(layer, self.path)
+                    unpack_layer(layer, self.path, skipped=self.skipped)
                 self._made = True
             return self.path

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import secrets
 import shutil
@@ -28,6 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .skipped import Skipped
 from .unpack import unpack_layer
 
 __all__ = ["RootStore", "StoreUsage", "parse_size"]
@@ -76,9 +78,12 @@ class RootStore:
             return None
         return cls(root, limit, log)
 
-    def acquire(self, digests: Sequence[str], layers: Sequence[Path]) -> Path:
+    def acquire(
+        self, digests: Sequence[str], layers: Sequence[Path], skipped: Skipped | None = None
+    ) -> Path:
         """The unpacked root of ``layers`` (unpacked here first if no build kept it), held
-        until ``close``."""
+        until ``close``. What unpacking could not apply is kept with the entry and given to
+        ``skipped`` on every use."""
         name = hashlib.sha256("\n".join(digests).encode()).hexdigest()
         with self._lock:
             if name not in self._held:
@@ -89,18 +94,24 @@ class RootStore:
         path = self.root / name
         if path.is_dir():
             self._log(f"root store: base {name[:12]} reused\n")
+            if skipped is not None:
+                _read_skipped(self.root / f"{name}.skipped").replay(skipped)
             return path
         tmp = self.root / f".{name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
         tmp.mkdir()
         os.chmod(tmp, 0o755)  # noqa: S103 - a root directory's usual mode
         size = 0
         self._log(f"root store: unpacking {len(layers)} layers of base {name[:12]}\n")
+        mine = Skipped()
         try:
             for layer in layers:
-                report = unpack_layer(layer, tmp)
+                report = unpack_layer(layer, tmp, skipped=mine)
                 size += report.bytes + report.members * _BLOCK
             (self.root / f"{name}.size").write_text(str(size))
+            (self.root / f"{name}.skipped").write_text(json.dumps(mine.items))
             os.rename(tmp, path)
+            if skipped is not None:
+                mine.replay(skipped)
         except OSError:
             if not path.is_dir():  # another build renamed its copy first: use that
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -173,7 +184,21 @@ class RootStore:
                 return False  # gone already (another pruner)
             with contextlib.suppress(FileNotFoundError):
                 (self.root / f"{name}.size").unlink()
+                (self.root / f"{name}.skipped").unlink(missing_ok=True)
         finally:
             os.close(fd)
         shutil.rmtree(trash, ignore_errors=True)  # out of the name's way: no one waits on it
         return True
+
+
+def _read_skipped(path: Path) -> Skipped:
+    """The items an entry's unpacking could not apply (none when the record is missing)."""
+    found = Skipped()
+    try:
+        items = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return found
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, list) and len(item) == 3 and all(isinstance(x, str) for x in item):
+            found.add(item[0], item[1], item[2])
+    return found

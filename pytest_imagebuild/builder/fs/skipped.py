@@ -21,7 +21,7 @@ class Skipped:
 
     counts: dict[str, int] = field(default_factory=dict)
     paths: dict[str, list[str]] = field(default_factory=dict)
-    details: list[str] = field(default_factory=list)  # "path: kind (why)", in order
+    items: list[tuple[str, str, str]] = field(default_factory=list)  # (path, kind, why)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, path: str, kind: str, why: str = "") -> None:
@@ -30,13 +30,20 @@ class Skipped:
             first = self.paths.setdefault(kind, [])
             if len(first) < FIRST:
                 first.append(path)
-            if len(self.details) < 1000:
-                self.details.append(f"{path}: {kind}" + (f" ({why})" if why else ""))
+            if len(self.items) < 1000:
+                self.items.append((path, kind, why))
 
     def entries(self) -> list[str]:
         """Each item as ``path: kind (why)`` (the first thousand)."""
         with self.lock:
-            return list(self.details)
+            return [f"{p}: {k}" + (f" ({w})" if w else "") for p, k, w in self.items]
+
+    def replay(self, into: Skipped) -> None:
+        """Add what this collector holds to ``into`` (a base unpacked by an earlier build)."""
+        with self.lock:
+            items = list(self.items)
+        for path, kind, why in items:
+            into.add(path, kind, why)
 
     def __bool__(self) -> bool:
         return bool(self.counts)
