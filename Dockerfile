@@ -14,10 +14,16 @@ ARG BASE=debian:bookworm-slim
 FROM ${BASE}
 
 # python3 is 3.11 on bookworm; uidmap brings newuidmap/newgidmap for rootless builds,
-# libseccomp2 the library the RUN sandbox compiles its seccomp filter with.
+# libseccomp2 the library the RUN sandbox compiles its seccomp filter with. newuidmap and
+# newgidmap get file capabilities instead of the setuid bit: setuid root, they keep euid 0
+# and the kernel then wants CAP_SYS_ADMIN for the id map, which a container lacks; with
+# cap_setuid/cap_setgid alone they act as the calling user and the map is allowed.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      python3 python3-pip ca-certificates uidmap libseccomp2 \
+      python3 python3-pip ca-certificates uidmap libseccomp2 libcap2-bin \
+ && chmod 0755 /usr/bin/newuidmap /usr/bin/newgidmap \
+ && setcap cap_setuid=ep /usr/bin/newuidmap \
+ && setcap cap_setgid=ep /usr/bin/newgidmap \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb /var/log/apt /var/log/dpkg.log
 
 # The package is installed from the context (pyproject.toml, README.md and pytest_imagebuild/,

@@ -81,3 +81,5 @@ def test_kubernetes_jobs_are_never_privileged() -> None:
     assert rootless["runAsNonRoot"] is True
     assert rootless["seccompProfile"]["type"] == "Unconfined"
     assert rootless["appArmorProfile"]["type"] == "Unconfined"
+    assert rootless["allowPrivilegeEscalation"] is True  # newuidmap's file capabilities
+    assert "capabilities" not in rootless  # the runtime's defaults, no SYS_ADMIN

@@ -1,10 +1,11 @@
-"""The root Job's securityContext is enough for a build: the same settings, given to docker.
+"""Each Kubernetes Job's securityContext is enough for a build: the same settings, in docker.
 
-docs/examples/kubernetes/build-job.yaml drops every capability but the ones a build uses,
-forbids privilege escalation and keeps the runtime's default seccomp profile. Docker's
-equivalents (``--cap-drop ALL --cap-add ...``, ``--security-opt no-new-privileges``, its
-default profile) run the tool's image on a Dockerfile that chowns, switches user and makes
-a setuid file; the tarball must show all of it.
+docs/examples/kubernetes/build-job.yaml runs as root, drops every capability but the ones a
+build uses, forbids privilege escalation and keeps the runtime's default seccomp profile;
+build-job-rootless.yaml runs as uid 1001 with seccomp and AppArmor unconfined. Docker's
+equivalents (``--user``, ``--cap-drop``/``--cap-add``, ``no-new-privileges``, its default or
+an unconfined profile) run the tool's image on a Dockerfile that chowns, sets a setuid bit,
+makes a fifo and switches user; the tarball must show all of it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from tests.support.docker import DockerDaemon
 
 pytestmark = pytest.mark.docker
 
-JOB = Path(__file__).resolve().parents[2] / "docs" / "examples" / "kubernetes" / "build-job.yaml"
+JOBS = Path(__file__).resolve().parents[2] / "docs" / "examples" / "kubernetes"
 DOCKERFILE = """\
 FROM scratch
 ADD rootfs.tar /
@@ -29,31 +30,48 @@ RUN echo k8s > /hello && chown 1000:1000 /hello && chmod 4750 /hello && mknod /f
 USER app
 RUN id -u > /tmp/uid
 """
+PROFILES = {"RuntimeDefault": None, "Unconfined": "unconfined"}
 
 
 def docker_options(context: dict[str, Any]) -> list[str]:
-    """The docker run flags that mean what the container's securityContext says."""
+    """The docker run flags that mean what a pod and container securityContext say."""
     options = ["--user", f"{context['runAsUser']}:{context['runAsGroup']}"]
     if context["allowPrivilegeEscalation"] is False:
         options += ["--security-opt", "no-new-privileges"]
-    if context["seccompProfile"]["type"] != "RuntimeDefault":
-        raise AssertionError(f"unexpected seccomp profile {context['seccompProfile']}")
-    caps = context["capabilities"]
+    for field, name in (("seccompProfile", "seccomp"), ("appArmorProfile", "apparmor")):
+        profile = PROFILES[context.get(field, {"type": "RuntimeDefault"})["type"]]
+        if profile is not None:
+            options += ["--security-opt", f"{name}={profile}"]
+    caps = context.get("capabilities", {})
     options += [f"--cap-drop={cap}" for cap in caps.get("drop", [])]
     options += [f"--cap-add={cap}" for cap in caps.get("add", [])]
     return options
 
 
-def test_the_root_jobs_security_context_builds(
-    docker_daemon: DockerDaemon, own_image: str, busybox_rootfs_tar: Path, tmp_path: Path
+@pytest.mark.parametrize(
+    ("manifest", "mode"),
+    [
+        ("build-job.yaml", "root, no user namespace, chroot only"),
+        ("build-job-rootless.yaml", "rootless user namespace, full uid map (65537 ids)"),
+    ],
+)
+def test_the_jobs_security_context_builds(
+    docker_daemon: DockerDaemon,
+    own_image: str,
+    busybox_rootfs_tar: Path,
+    tmp_path: Path,
+    manifest: str,
+    mode: str,
 ) -> None:
-    job = yaml.safe_load(JOB.read_text())
-    container = job["spec"]["template"]["spec"]["containers"][0]
-    options = docker_options(container["securityContext"])
-    context, out = workspace(tmp_path, busybox_rootfs_tar, DOCKERFILE)
-    code, output = run_build(docker_daemon, own_image, context, out, options=tuple(options))
+    job = yaml.safe_load((JOBS / manifest).read_text())
+    pod = job["spec"]["template"]["spec"]
+    context = {**pod.get("securityContext", {}), **pod["containers"][0]["securityContext"]}
+    assert context["privileged"] is False
+    workdir, out = workspace(tmp_path, busybox_rootfs_tar, DOCKERFILE)
+    options = tuple(docker_options(context))
+    code, output = run_build(docker_daemon, own_image, workdir, out, options=options)
     assert code == 0, output
-    assert "chroot" in output
+    assert f"imagebuild: sandbox: {mode}" in output
     with Image.open(out / "image.tar") as image:
         hello = image.file("/hello")
         assert (hello.mode, hello.uid, hello.gid) == (0o4750, 1000, 1000)
