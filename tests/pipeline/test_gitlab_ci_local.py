@@ -78,7 +78,7 @@ def test_the_pipeline_runs_as_written(
     tool = gitlab_ci_local()
     project = make_project(tmp_path, busybox_rootfs_tar)
     docker_daemon.run("tag", own_image, job_image(project / ".gitlab-ci.yml"))
-    before = docker_objects(docker_daemon)
+    before = gitlab_ci_local_objects(docker_daemon, own_image, helper_image)
     done = subprocess.run(
         [
             tool, "--helper-image", helper_image, "--network", "host",
@@ -92,7 +92,9 @@ def test_the_pipeline_runs_as_written(
     assert "build " in output
     assert "test-image " in output
     assert "PASS" in output
-    assert docker_objects(docker_daemon) == before  # no job container or volume left
+    assert (
+        gitlab_ci_local_objects(docker_daemon, own_image, helper_image) == before
+    )  # no job container or volume left
 
     artifact = project / "image.tar"
     assert artifact.is_file(), sorted(p.name for p in project.iterdir())
@@ -124,8 +126,14 @@ def short_sha(project: Path) -> str:
     return done.stdout.strip()
 
 
-def docker_objects(docker_daemon: DockerDaemon) -> tuple[set[str], set[str]]:
-    """Names of the daemon's containers (running or not) and volumes."""
-    containers = docker_daemon.run("ps", "--all", "--format", "{{.Names}}").stdout.decode()
+def gitlab_ci_local_objects(docker_daemon: DockerDaemon, *images: str) -> tuple[set[str], set[str]]:
+    """Containers (running or not) of the job and helper images, and gitlab-ci-local's
+    ``gcl-`` volumes: other tests share the daemon, so nothing else is counted."""
+    containers: set[str] = set()
+    for image in images:
+        found = docker_daemon.run(
+            "ps", "--all", "--filter", f"ancestor={image}", "--format", "{{.ID}}"
+        ).stdout.decode()
+        containers |= set(found.split())
     volumes = docker_daemon.run("volume", "ls", "--format", "{{.Name}}").stdout.decode()
-    return set(containers.split()), set(volumes.split())
+    return containers, {name for name in volumes.split() if name.startswith("gcl-")}
