@@ -16,11 +16,13 @@ import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
 from pytest_imagebuild.image import Image
 from tests.support.docker import DockerDaemon
+from tests.support.registry import RegistryFactory
 
 pytestmark = pytest.mark.docker
 
@@ -43,10 +45,10 @@ def gitlab_ci_local() -> str:
     return path
 
 
-def job_image(ci_file: Path) -> str:
-    """The image both jobs name (the one line that differs from kaniko's job)."""
-    jobs = yaml.safe_load(ci_file.read_text())
-    names = {jobs[job]["image"]["name"] for job in ("build", "test-image")}
+def job_image(ci_file: Path, jobs: tuple[str, ...] = ("build", "test-image")) -> str:
+    """The image the jobs name (the one line that differs from kaniko's job)."""
+    config = yaml.safe_load(ci_file.read_text())
+    names = {config[job]["image"]["name"] for job in jobs}
     assert len(names) == 1, names
     return names.pop()
 
@@ -68,6 +70,20 @@ def make_project(tmp_path: Path, rootfs_tar: Path) -> Path:
     return project
 
 
+def run_pipeline(
+    docker_daemon: DockerDaemon, tool: str, project: Path, helper_image: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    """gitlab-ci-local on ``project`` with the local helper image and the host's network."""
+    return subprocess.run(
+        [
+            tool, "--helper-image", helper_image, "--network", "host",
+            "--pull-policy", "if-not-present", "--artifacts-to-source", "--no-color", *extra,
+        ],
+        cwd=project, capture_output=True, text=True, timeout=600, env=docker_daemon.env(),
+        check=False,
+    )  # fmt: skip
+
+
 def test_the_pipeline_runs_as_written(
     docker_daemon: DockerDaemon,
     own_image: str,
@@ -79,14 +95,7 @@ def test_the_pipeline_runs_as_written(
     project = make_project(tmp_path, busybox_rootfs_tar)
     docker_daemon.run("tag", own_image, job_image(project / ".gitlab-ci.yml"))
     before = gitlab_ci_local_objects(docker_daemon, own_image, helper_image)
-    done = subprocess.run(
-        [
-            tool, "--helper-image", helper_image, "--network", "host",
-            "--pull-policy", "if-not-present", "--artifacts-to-source", "--no-color",
-        ],
-        cwd=project, capture_output=True, text=True, timeout=600, env=docker_daemon.env(),
-        check=False,
-    )  # fmt: skip
+    done = run_pipeline(docker_daemon, tool, project, helper_image)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert "build " in output
@@ -137,3 +146,46 @@ def gitlab_ci_local_objects(docker_daemon: DockerDaemon, *images: str) -> tuple[
         containers |= set(found.split())
     volumes = docker_daemon.run("volume", "ls", "--format", "{{.Name}}").stdout.decode()
     return containers, {name for name in volumes.split() if name.startswith("gcl-")}
+
+
+def test_kanikos_push_job_runs_as_written(
+    docker_daemon: DockerDaemon,
+    own_image: str,
+    helper_image: str,
+    busybox_rootfs_tar: Path,
+    registry: RegistryFactory,
+    tmp_path: Path,
+) -> None:
+    """push.gitlab-ci.yml: kaniko's documented job writes /kaniko/.docker/config.json from
+    the CI_REGISTRY variables and pushes to a registry with basic auth on the loopback
+    interface, which the job container reaches through ``--network host``."""
+    tool = gitlab_ci_local()
+    reg = registry(auth="basic")
+    project = make_project(tmp_path, busybox_rootfs_tar)
+    docker_daemon.run(
+        "tag", own_image, job_image(project / "push.gitlab-ci.yml", ("build-and-push",))
+    )
+    done = run_pipeline(
+        docker_daemon, tool, project, helper_image, "--file", "push.gitlab-ci.yml",
+        "--variable", f"CI_REGISTRY={reg.host}",
+        "--variable", f"CI_REGISTRY_IMAGE={reg.host}/group/web",
+        "--variable", f"CI_REGISTRY_USER={reg.username}",
+        "--variable", f"CI_REGISTRY_PASSWORD={reg.password}",
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert reg.username is not None
+    assert reg.password is not None
+    assert reg.password not in output  # the job log shows the script, not the secret
+    auth = (reg.username, reg.password)
+    tags = httpx.get(f"{reg.url}/v2/group/web/tags/list", auth=auth, timeout=10).json()
+    assert tags["tags"] == [short_sha(project)]
+    manifest = httpx.get(
+        f"{reg.url}/v2/group/web/manifests/{short_sha(project)}",
+        auth=auth,
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json, "
+                 "application/vnd.oci.image.manifest.v1+json"},
+        timeout=10,
+    )  # fmt: skip
+    assert manifest.status_code == 200, manifest.text
+    assert len(manifest.json()["layers"]) == 2  # ADD and RUN
