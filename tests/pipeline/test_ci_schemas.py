@@ -20,6 +20,7 @@ import yaml
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 WORKFLOW = EXAMPLES / "github-actions" / "image.yml"
 GITLAB_CI = EXAMPLES / "gitlab-ci" / ".gitlab-ci.yml"
+GITLAB_PUSH = EXAMPLES / "gitlab-ci" / "push.gitlab-ci.yml"
 JOBS = sorted((EXAMPLES / "kubernetes").glob("*.yaml"))
 
 
@@ -30,14 +31,23 @@ def check_jsonschema(schema: str, path: Path) -> subprocess.CompletedProcess[str
 
 @pytest.mark.parametrize(
     ("schema", "path"),
-    [("vendor.github-workflows", WORKFLOW), ("vendor.gitlab-ci", GITLAB_CI)],
-    ids=["github-actions", "gitlab-ci"],
+    [
+        ("vendor.github-workflows", WORKFLOW),
+        ("vendor.gitlab-ci", GITLAB_CI),
+        ("vendor.gitlab-ci", GITLAB_PUSH),
+    ],
+    ids=["github-actions", "gitlab-ci", "gitlab-ci-push"],
 )
 def test_pipeline_files_match_their_schema(schema: str, path: Path, tmp_path: Path) -> None:
     done = check_jsonschema(schema, path)
     assert done.returncode == 0, done.stdout + done.stderr
     broken = yaml.safe_load(path.read_text())
-    job = next(iter(broken["jobs"].values())) if "jobs" in broken else broken["build"]
+    jobs = broken.get("jobs", broken)
+    job = next(
+        value
+        for value in jobs.values()
+        if isinstance(value, dict) and ("script" in value or "runs-on" in value)
+    )
     job["stage" if "stage" in job else "runs-on"] = {"not": "a string"}
     copy = tmp_path / path.name
     copy.write_text(yaml.safe_dump(broken))
