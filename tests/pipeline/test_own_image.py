@@ -208,16 +208,19 @@ def test_non_root_without_a_range_refuses_other_ids(
     docker_daemon: DockerDaemon, own_image: str, busybox_rootfs_tar: Path, tmp_path: Path
 ) -> None:
     """A user with no /etc/subuid range gets the single-uid map: only uid 0 exists, and the
-    error names /etc/subuid and newuidmap."""
+    error gives the remedy (subordinate ids with usermod, newuidmap)."""
     user = PLAIN_USER
     context, out = single_map_workspace(tmp_path, busybox_rootfs_tar, CHOWN_FIRST)
     code, output = run_build(
         docker_daemon, own_image, context, out, options=("--user", user, *UNCONFINED)
     )
     assert code == 1, output
-    assert f"single uid map (0 -> {user.split(':')[0]})" in output
-    assert "/workspace/Dockerfile:3" in output  # RUN chown 1000:1000 /hello
-    assert "/etc/subuid" in output
+    mode_line = output.splitlines()[0]
+    assert mode_line.startswith("imagebuild: sandbox: "), output
+    assert "single" in mode_line
+    assert f"(0 -> {user.split(':')[0]}" in mode_line  # only the user's own id is mapped
+    assert "/workspace/Dockerfile:3" in output  # RUN touch /hello && chown 1000:1000 /hello
+    assert "usermod --add-subuids" in output  # the remedy: subordinate ids for the user
     assert "newuidmap" in output
     assert "Traceback" not in output
     assert list(out.iterdir()) == []
