@@ -69,7 +69,11 @@ def test_the_jobs_security_context_builds(
     assert context["privileged"] is False
     workdir, out = workspace(tmp_path, busybox_rootfs_tar, DOCKERFILE)
     options = tuple(docker_options(context))
-    code, output = run_build(docker_daemon, own_image, workdir, out, options=options)
+    # The Job's own arguments; a tarball instead of the push to a registry that is not here.
+    command = (*pod["containers"][0]["args"], "--no-push", "--tar-path", "/out/image.tar")
+    code, output = run_build(
+        docker_daemon, own_image, workdir, out, options=options, command=command
+    )
     assert code == 0, output
     assert f"imagebuild: sandbox: {mode}" in output
     with Image.open(out / "image.tar") as image:
@@ -77,3 +81,4 @@ def test_the_jobs_security_context_builds(
         assert (hello.mode, hello.uid, hello.gid) == (0o4750, 1000, 1000)
         assert image.file("/fifo").type == "fifo"
         assert image.file("/tmp/uid").read_text() == "1000\n"
+        assert image.repo_tags == ("registry.example.com/app:1.0.0",)  # its --destination
