@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from pytest_imagebuild.image import Image
-from tests.pipeline.test_own_image import DOCKERFILE, workspace
+from tests.pipeline.jobs import DOCKERFILE, workspace
 from tests.support.docker import DockerDaemon
 
 pytestmark = pytest.mark.docker

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from pytest_imagebuild.image import Image
-from tests.pipeline.test_own_image import run_build, workspace
+from tests.pipeline.jobs import run_build, workspace
 from tests.support.docker import DockerDaemon
 
 pytestmark = pytest.mark.docker
