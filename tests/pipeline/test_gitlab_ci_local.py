@@ -94,16 +94,14 @@ def test_the_pipeline_runs_as_written(
     tool = gitlab_ci_local()
     project = make_project(tmp_path, busybox_rootfs_tar)
     docker_daemon.run("tag", own_image, job_image(project / ".gitlab-ci.yml"))
-    before = gitlab_ci_local_objects(docker_daemon, own_image, helper_image)
+    before = gitlab_ci_local_objects(docker_daemon)
     done = run_pipeline(docker_daemon, tool, project, helper_image)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert "build " in output
     assert "test-image " in output
     assert "PASS" in output
-    assert (
-        gitlab_ci_local_objects(docker_daemon, own_image, helper_image) == before
-    )  # no job container or volume left
+    assert gitlab_ci_local_objects(docker_daemon) == before  # no job container or volume left
 
     artifact = project / "image.tar"
     assert artifact.is_file(), sorted(p.name for p in project.iterdir())
@@ -135,15 +133,15 @@ def short_sha(project: Path) -> str:
     return done.stdout.strip()
 
 
-def gitlab_ci_local_objects(docker_daemon: DockerDaemon, *images: str) -> tuple[set[str], set[str]]:
-    """Containers (running or not) of the job and helper images, and gitlab-ci-local's
-    ``gcl-`` volumes: other tests share the daemon, so nothing else is counted."""
-    containers: set[str] = set()
-    for image in images:
-        found = docker_daemon.run(
-            "ps", "--all", "--filter", f"ancestor={image}", "--format", "{{.ID}}"
-        ).stdout.decode()
-        containers |= set(found.split())
+def gitlab_ci_local_objects(docker_daemon: DockerDaemon) -> tuple[set[str], set[str]]:
+    """The containers (running or not) that mount one of gitlab-ci-local's ``gcl-`` volumes,
+    and those volumes: other tests share the daemon, so nothing else is counted."""
+    listed = docker_daemon.run("ps", "--all", "--format", "{{.ID}} {{.Mounts}}").stdout.decode()
+    containers = {
+        line.split()[0]
+        for line in listed.splitlines()
+        if any(mount.startswith("gcl-") for mount in line.partition(" ")[2].split(","))
+    }
     volumes = docker_daemon.run("volume", "ls", "--format", "{{.Name}}").stdout.decode()
     return containers, {name for name in volumes.split() if name.startswith("gcl-")}
 
