@@ -36,7 +36,13 @@ def make_parser() -> argparse.ArgumentParser:
     multi = {"action": "append", "default": []}
     boolean = {"nargs": "?", "const": True, "default": False, "type": _bool}
     _flag(parser, "--context", "-c", default="/workspace/", help="directory, dir://, tar://")
-    _flag(parser, "--dockerfile", "-f", default="Dockerfile", help="path to the Dockerfile")
+    _flag(
+        parser,
+        "--dockerfile",
+        "-f",
+        default=None,
+        help="path to the Dockerfile (default: the context's Dockerfile)",
+    )
     _flag(parser, "--destination", "-d", **multi, help="image reference to push/tag (repeat)")
     _flag(parser, "--build-arg", **multi, help="KEY=VALUE, or KEY taken from the environment")
     _flag(parser, "--target", default=None, help="stage to build (case-insensitive)")

@@ -266,7 +266,17 @@ class _Build:
         return _Done(state, root, runner.key, runner.steps)
 
 
-def _find_dockerfile(name: str, context: BuildContext) -> Path:
+def _find_dockerfile(name: str | None, context: BuildContext) -> Path:
+    """A ``--dockerfile`` as given (absolute or from the current directory), then in the
+    context; without one, the context's own ``Dockerfile`` (never the current directory's)."""
+    if name is None:
+        found = context.root / "Dockerfile"
+        if found.is_file():
+            return found
+        raise ContextError(
+            f"no Dockerfile in the context {context.root}",
+            hint="add one, or name it with --dockerfile",
+        )
     given = Path(name)
     if given.is_file():
         return given.absolute()

@@ -14,15 +14,16 @@ class BuildOptions:
 
     ``context`` takes kaniko's forms: a directory, ``dir://DIR``, ``tar://FILE.tar.gz`` or
     ``tar://stdin``. ``dockerfile`` is tried as given (absolute, or relative to the current
-    directory), then relative to the context. ``build_args`` values of ``None`` are
-    declared-but-unset arguments (kaniko's bare ``--build-arg K`` with no such variable).
+    directory), then relative to the context; without one, the context's ``Dockerfile``.
+    ``build_args`` values of ``None`` are declared-but-unset arguments (kaniko's bare
+    ``--build-arg K`` with no such variable).
     ``keep_build_dir`` (not a kaniko flag) leaves the build directory in place and prints
     its path. ``build_contexts`` are BuildKit's named contexts (``name``, ``value``) as given
     to ``--build-context`` (see ``builder.contexts``).
     """
 
     context: str = "."
-    dockerfile: str = "Dockerfile"
+    dockerfile: str | None = None  # None: the context's own Dockerfile
     destinations: tuple[str, ...] = ()
     build_args: tuple[tuple[str, str | None], ...] = ()
     target: str | None = None

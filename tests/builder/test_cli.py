@@ -28,6 +28,9 @@ def imagebuild(
         env={**os.environ, **(env or {})},
         timeout=300,
         check=False,
+        cwd=Path(
+            __file__
+        ).parent,  # no Dockerfile here: a relative --dockerfile means the context's
     )
 
 
@@ -190,3 +193,23 @@ def test_a_defect_is_one_line_with_exit_70_and_the_traceback_only_on_request(
     monkeypatch.setenv("IMAGEBUILD_TRACEBACK", "1")
     assert cli.main(argv) == 70
     assert "Traceback (most recent call last)" in capsys.readouterr().err
+
+
+def test_default_dockerfile_is_the_contexts_not_the_current_directorys(tmp_path: Path) -> None:
+    """A Dockerfile in the current directory is a decoy unless --dockerfile names it."""
+    here = write_tree(tmp_path / "here", {"Dockerfile": "FROM scratch\nLABEL from=cwd\n"})
+    ctx = write_tree(tmp_path / "ctx", {"Dockerfile": "FROM scratch\nLABEL from=context\n"})
+    out = tmp_path / "out.tar"
+    for args, expected in (((), "context"), (("--dockerfile", "Dockerfile"), "cwd")):
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest_imagebuild", "-c", str(ctx), "--no-push",
+             "--tar-path", str(out), *args],
+            cwd=here, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        with Image.open(out) as image:
+            assert image.labels == {"from": expected}
+    empty = write_tree(tmp_path / "empty", {"f": "x"})
+    missing = imagebuild("-c", empty, "--no-push")
+    assert missing.returncode == 1
+    assert f"no Dockerfile in the context {empty}" in missing.stderr
