@@ -10,7 +10,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
+from pathlib import Path
 
+from pytest_imagebuild.builder.cache import default_cache_dir
 from pytest_imagebuild.diff import diff
 from pytest_imagebuild.diff.compare import SECTIONS
 from pytest_imagebuild.diff.render import diff_table, to_json
@@ -54,15 +56,32 @@ def make_diff_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", action="store_true", help="print JSON (schema_version 2)")
     parser.add_argument("--platform", default=None, help="platform to open, e.g. linux/amd64")
+    parser.add_argument(
+        "--index-cache",
+        default=None,
+        metavar="DIR",
+        help="where layer indexes are kept by digest, so a later diff of the same layers "
+        "skips reading them (default: <imagebuild cache dir>/index)",
+    )
+    parser.add_argument(
+        "--no-index-cache", action="store_true", help="index every layer again, keep nothing"
+    )
     return parser
+
+
+def _index_cache(args: argparse.Namespace) -> Path | None:
+    if args.no_index_cache:
+        return None
+    return Path(args.index_cache) if args.index_cache else default_cache_dir() / "index"
 
 
 def diff_main(argv: Sequence[str]) -> int:
     args = make_diff_parser().parse_args(argv)
     try:
         with ExitStack() as stack:
-            a = stack.enter_context(Image.open(args.a, platform=args.platform))
-            b = stack.enter_context(Image.open(args.b, platform=args.platform))
+            index = _index_cache(args)
+            a = stack.enter_context(Image.open(args.a, platform=args.platform, index_cache=index))
+            b = stack.enter_context(Image.open(args.b, platform=args.platform, index_cache=index))
             only = None if args.only is None else args.only.split(",")
             result = diff(a, b, ignore=args.ignore, semantic=args.semantic, only=only)
     except ImageBuildError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,13 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
         timeout=120,
         check=False,
     )
+
+
+@pytest.fixture(autouse=True)
+def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The default index cache goes under this test's own cache home."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache-home"))
+    return tmp_path / "cache-home"
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +99,26 @@ def test_build_stays_the_default_command(tmp_path: Path) -> None:
     done = run("--context", str(tmp_path))
     assert done.returncode == 2
     assert "--destination" in done.stderr
+
+
+def test_layer_indexes_are_kept_for_the_next_diff(
+    images: tuple[Path, Path], cache_home: Path, tmp_path: Path
+) -> None:
+    first = run("diff", str(images[0]), str(images[1]), "--json")
+    kept = sorted((cache_home / "imagebuild" / "index").iterdir())
+    assert kept  # one index per layer digest
+    assert {p.suffix for p in kept} == {".idx"}
+    again = run("diff", str(images[0]), str(images[1]), "--json")
+    assert (again.returncode, again.stdout) == (first.returncode, first.stdout)
+    elsewhere = tmp_path / "idx"
+    run("diff", str(images[0]), str(images[1]), "--index-cache", str(elsewhere))
+    assert sorted(p.name for p in elsewhere.iterdir()) == [p.name for p in kept]
+    none = tmp_path / "home2"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_imagebuild", "diff", "--no-index-cache",
+         str(images[0]), str(images[1])],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "XDG_CACHE_HOME": str(none)},
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert not none.exists()
