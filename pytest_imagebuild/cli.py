@@ -67,6 +67,13 @@ def make_parser() -> argparse.ArgumentParser:
         help="build only the target's stages (default true; =false builds every stage)",
     )
     _flag(parser, "--single-snapshot", **boolean, help="one layer for the whole final stage")
+    _flag(
+        parser,
+        "--reproducible",
+        **boolean,
+        help="image, history and file times at SOURCE_DATE_EPOCH (default 0): same inputs, "
+        "same digest",
+    )
     _flag(parser, "--ignore-path", **multi, help="path left out of snapshots (repeat)")
     _flag(parser, "--custom-platform", "--customPlatform", default=None, help="os/arch[/variant]")
     _flag(parser, "--insecure", **boolean, help="push over plain HTTP")
@@ -216,6 +223,23 @@ def _ssh(values: Sequence[str]) -> tuple[tuple[str, tuple[Path, ...]], ...]:
     return tuple(out.items())
 
 
+def _source_date_epoch(
+    args: argparse.Namespace,
+    build_args: tuple[tuple[str, str | None], ...],
+    environ: dict[str, str],
+) -> int | None:
+    """BuildKit's ``SOURCE_DATE_EPOCH`` (a build argument, else the environment); kaniko's
+    ``--reproducible`` without one is the epoch itself, 0."""
+    given = dict(build_args).get("SOURCE_DATE_EPOCH") or environ.get("SOURCE_DATE_EPOCH")
+    if not given:
+        return 0 if args.reproducible else None
+    if not (given.isascii() and given.isdigit()):
+        raise UsageError(
+            f"invalid SOURCE_DATE_EPOCH {given!r}", hint="seconds since 1970, e.g. 1700000000"
+        )
+    return int(given)
+
+
 def _path(value: str | None) -> Path | None:
     return Path(value).absolute() if value else None
 
@@ -261,11 +285,13 @@ def options_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Buil
     mirrors = list(args.registry_mirror)
     if environ.get("KANIKO_REGISTRY_MIRROR"):
         mirrors += environ["KANIKO_REGISTRY_MIRROR"].split(";")
+    build_args = _build_args(args.build_arg, environ)
     return BuildOptions(
         context=args.context,
         dockerfile=args.dockerfile,
         destinations=tuple(args.destination),
-        build_args=_build_args(args.build_arg, environ),
+        build_args=build_args,
+        source_date_epoch=_source_date_epoch(args, build_args, environ),
         target=args.target,
         labels=_pairs("--label", args.label),
         no_push=no_push,

@@ -49,7 +49,7 @@ from pytest_imagebuild.builder.publish import BuildResult, publish
 from pytest_imagebuild.builder.pullpush import pull_options, push_options
 from pytest_imagebuild.builder.sharing import plan_sharing
 from pytest_imagebuild.builder.steps.caching import StepCache
-from pytest_imagebuild.builder.steps.history import now_rfc3339
+from pytest_imagebuild.builder.steps.history import epoch_rfc3339, now_rfc3339
 from pytest_imagebuild.builder.steps.runner import StageRunner
 from pytest_imagebuild.builder.steps.sshagent import SshAgents
 from pytest_imagebuild.builder.steps.stageroot import StageRoot
@@ -88,6 +88,7 @@ class _Build:
     logger: BuildLog
     cache_mounts_dir: Path
     compression: str = "none"
+    epoch: int | None = None
     secrets: dict[str, Path] = field(default_factory=dict)
     ssh: dict[str, Path] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
@@ -371,6 +372,7 @@ def _run(
             logger,
             (options.cache_dir or default_cache_dir()) / "mounts",
             compression="gzip" if pushing else "none",
+            epoch=options.source_date_epoch,
             secrets=dict(options.secrets),
             ssh=agents.sockets,
             labels=options.label_map(),
@@ -378,7 +380,7 @@ def _run(
         )
         cache = _open_cache(options, pushes, plat) if options.cache else None
         if cache is not None:
-            b.step_cache = StepCache(cache, plat, context)
+            b.step_cache = StepCache(cache, plat, context, epoch=options.source_date_epoch)
             b.pull_store = cache.blobs
         wanted = plan.required(skip_unused=options.skip_unused_stages)
         cache_dir = (options.cache_dir or default_cache_dir()) if cache is not None else None
@@ -399,7 +401,7 @@ def _run(
         for line in b.skipped.lines():
             logger.message(f"imagebuild: {line}", "warn")
         names = tuple(plan.stages[i].label for i in sorted(b.futures))
-        created = options.created or _created(done)
+        created = options.created or _created(done, options.source_date_epoch)
         result = publish(options, final, created, names, b.store, pushes)
         result = dataclasses.replace(result, skipped=tuple(b.skipped.lines()))
         if cache is None:
@@ -407,10 +409,12 @@ def _run(
         return dataclasses.replace(result, cache_stats=cache.stats)
 
 
-def _created(done: _Done) -> str:
-    """The image's time: its last step's, as docker's builder dates an image by its last
-    commit (so an unchanged rebuild, all from the cache, is the same image); now when the
-    stage ran no instruction of its own."""
+def _created(done: _Done, epoch: int | None) -> str:
+    """The image's time: ``SOURCE_DATE_EPOCH`` when given; else its last step's, as docker's
+    builder dates an image by its last commit (so an unchanged rebuild, all from the cache,
+    is the same image); now when the stage ran no instruction of its own."""
+    if epoch is not None:
+        return epoch_rfc3339(epoch)
     last = done.state.history[-1].get("created") if done.state.history else None
     if done.steps and isinstance(last, str):
         return last

@@ -66,6 +66,9 @@ class BuildOptions:
     pull_retries: int = 0  # kaniko's --image-download-retry, for base images
     jobs: int = 0
     created: str | None = None
+    # SOURCE_DATE_EPOCH (BuildKit's meaning; kaniko's --reproducible is 0): the image's and
+    # the history's times are it, and no file in a layer this build writes is newer
+    source_date_epoch: int | None = None
     build_contexts: tuple[tuple[str, str], ...] = ()
 
     def build_arg_map(self) -> dict[str, str | None]:

@@ -137,7 +137,12 @@ class _Layer:
                     first[inode] = name
             tar.add(member, source)
 
-    def write(self, store: BlobStore, compression: str, level: int | None) -> LayerBlob:
+    def write(
+        self, store: BlobStore, compression: str, level: int | None, clamp: int | None = None
+    ) -> LayerBlob:
+        if clamp is not None:  # SOURCE_DATE_EPOCH: no file time after it
+            for member, _, _ in self.items.values():
+                member.mtime = min(member.mtime, clamp)
         with store.writer() as out:
             tar = TarStream(out, compression, level)
             try:
@@ -164,8 +169,10 @@ def write_layer(
     *,
     compression: str = "none",
     level: int | None = None,
+    clamp: int | None = None,
 ) -> LayerBlob:
-    """Write the layer for ``changes`` (from a snapshot of ``root``) into ``store``."""
+    """Write the layer for ``changes`` (from a snapshot of ``root``) into ``store``; with
+    ``clamp``, file times after it are written as ``clamp`` (``SOURCE_DATE_EPOCH``)."""
     top = os.fspath(root)
     layer = _Layer()
     wanted = set(changes.changed)
@@ -193,7 +200,7 @@ def write_layer(
             else (0o755, 0, 0)
         )
         layer.put(_marker(f"{path}/{OPAQUE}", mode, uid, gid), None, None)
-    return layer.write(store, compression, level)
+    return layer.write(store, compression, level, clamp)
 
 
 def write_layer_from_entries(

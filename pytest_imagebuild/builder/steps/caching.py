@@ -42,12 +42,14 @@ class StepCache:
     cache: LayerCache
     platform: str
     context: BuildContext
+    epoch: int | None = None  # layers with file times clamped are other layers
 
     def __post_init__(self) -> None:
         self.hasher = self.cache.hasher(self.context.root, ignore=self.context)
 
     def base(self, config_digest: str | None) -> StepKey:
-        return base_key(config_digest or "scratch", self.platform)
+        scope = self.platform if self.epoch is None else f"{self.platform} epoch={self.epoch}"
+        return base_key(config_digest or "scratch", scope)
 
     def chain(self, parent: StepKey, created_by: str) -> StepKey:
         return step_key(parent, created_by, platform=self.platform)

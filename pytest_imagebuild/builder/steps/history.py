@@ -102,6 +102,11 @@ def nop_string(shell: Sequence[str], text: str) -> str:
     return " ".join([*shell, "#(nop) " + text])
 
 
+def epoch_rfc3339(seconds: int) -> str:
+    """``SOURCE_DATE_EPOCH`` as an image time: ``2023-11-14T22:13:20Z``."""
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def now_rfc3339() -> str:
     stamp = time.time_ns()
     seconds, nanos = divmod(stamp, 1_000_000_000)

@@ -21,7 +21,7 @@ from .base import Where
 from .caching import StepCache
 from .copy import CopySources, copy_step
 from .copyfs import Copier
-from .history import history_entry
+from .history import epoch_rfc3339, history_entry
 from .metadata import METADATA, apply_metadata
 from .run import RunServices, run_step
 from .stageroot import StageRoot
@@ -41,6 +41,7 @@ class StageEnv(Protocol):
     path: str
     escape: str
     compression: str
+    epoch: int | None  # SOURCE_DATE_EPOCH: history times and file times clamped to it
     single_snapshot: bool
     ignore: IgnoreList
     secrets: dict[str, Path]
@@ -295,6 +296,7 @@ class StageRunner:
             Changes(changed=paths),
             self.env.store,
             compression=self.env.compression,
+            clamp=self.env.epoch,
         )
         if self.snapshotter is not None and self._indexed:
             self.snapshotter.refresh(_tops(paths))
@@ -311,7 +313,9 @@ class StageRunner:
             if not mark_last:
                 self._history(created_by, empty=True)
             return
-        blob = write_layer(root, changes, self.env.store, compression=self.env.compression)
+        blob = write_layer(
+            root, changes, self.env.store, compression=self.env.compression, clamp=self.env.epoch
+        )
         self._add_layer(
             blob.digest, blob.diff_id, blob.size, blob.media_type, blob.path, blob.compressed
         )
@@ -328,6 +332,8 @@ class StageRunner:
         self.root.written(len(self.state.layers))
 
     def _history(self, created_by: str, *, empty: bool, created: str | None = None) -> None:
+        if created is None and self.env.epoch is not None:
+            created = epoch_rfc3339(self.env.epoch)
         self.state.history.append(
             history_entry(created_by, empty_layer=empty, author=self.state.author, created=created)
         )
