@@ -69,6 +69,20 @@ def make_parser() -> argparse.ArgumentParser:
     _flag(parser, "--single-snapshot", **boolean, help="one layer for the whole final stage")
     _flag(
         parser,
+        "--compression",
+        default=None,
+        choices=("gzip", "zstd"),
+        help="compression of the layers the build writes (default gzip when pushing)",
+    )
+    _flag(
+        parser,
+        "--compression-level",
+        type=_level,
+        default=None,
+        help="compression level: gzip 0-9 (above 3 as 3), zstd 1-22; -1 the default",
+    )
+    _flag(
+        parser,
         "--reproducible",
         **boolean,
         help="image, history and file times at SOURCE_DATE_EPOCH (default 0): same inputs, "
@@ -140,6 +154,18 @@ def _count(text: str) -> int:
     if not (text.isascii() and text.isdigit()):
         raise argparse.ArgumentTypeError(f"invalid count {text!r}: a number from 0 up")
     return int(text)
+
+
+def _level(text: str) -> int | None:
+    try:
+        level = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid level {text!r}: a whole number") from None
+    if level == -1:
+        return None  # kaniko's "the algorithm's default"
+    if not 0 <= level <= 22:
+        raise argparse.ArgumentTypeError(f"invalid level {level}: -1, or 0 to 22")
+    return level
 
 
 def _bool(text: str) -> bool:
@@ -240,6 +266,17 @@ def _source_date_epoch(
     return int(given)
 
 
+def _compression(args: argparse.Namespace) -> str | None:
+    if args.compression_level is not None and args.compression is None and args.no_push:
+        raise UsageError(
+            "--compression-level without --compression changes nothing when nothing is pushed",
+            hint="add --compression gzip or zstd (the OCI layout then gets compressed layers)",
+        )
+    if args.compression == "gzip" and (args.compression_level or 0) > 9:
+        raise UsageError(f"gzip has levels 0 to 9, not {args.compression_level}")
+    return str(args.compression) if args.compression else None
+
+
 def _path(value: str | None) -> Path | None:
     return Path(value).absolute() if value else None
 
@@ -292,6 +329,8 @@ def options_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Buil
         destinations=tuple(args.destination),
         build_args=build_args,
         source_date_epoch=_source_date_epoch(args, build_args, environ),
+        compression=_compression(args),
+        compression_level=args.compression_level,
         target=args.target,
         labels=_pairs("--label", args.label),
         no_push=no_push,

@@ -88,6 +88,7 @@ class _Build:
     logger: BuildLog
     cache_mounts_dir: Path
     compression: str = "none"
+    compression_level: int | None = None
     epoch: int | None = None
     secrets: dict[str, Path] = field(default_factory=dict)
     ssh: dict[str, Path] = field(default_factory=dict)
@@ -371,7 +372,8 @@ def _run(
             regs,
             logger,
             (options.cache_dir or default_cache_dir()) / "mounts",
-            compression="gzip" if pushing else "none",
+            compression=options.compression or ("gzip" if pushing else "none"),
+            compression_level=options.compression_level,
             epoch=options.source_date_epoch,
             secrets=dict(options.secrets),
             ssh=agents.sockets,
@@ -380,7 +382,9 @@ def _run(
         )
         cache = _open_cache(options, pushes, plat) if options.cache else None
         if cache is not None:
-            b.step_cache = StepCache(cache, plat, context, epoch=options.source_date_epoch)
+            b.step_cache = StepCache(
+                cache, plat, context, epoch=options.source_date_epoch, encoding=_encoding(options)
+            )
             b.pull_store = cache.blobs
         wanted = plan.required(skip_unused=options.skip_unused_stages)
         cache_dir = (options.cache_dir or default_cache_dir()) if cache is not None else None
@@ -407,6 +411,13 @@ def _run(
         if cache is None:
             return result
         return dataclasses.replace(result, cache_stats=cache.stats)
+
+
+def _encoding(options: BuildOptions) -> str | None:
+    """What cached layers must be encoded as: only an explicit ``--compression`` says so."""
+    if options.compression is None:
+        return None
+    return f"{options.compression}:{options.compression_level}"
 
 
 def _created(done: _Done, epoch: int | None) -> str:

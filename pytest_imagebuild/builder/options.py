@@ -69,6 +69,10 @@ class BuildOptions:
     # SOURCE_DATE_EPOCH (BuildKit's meaning; kaniko's --reproducible is 0): the image's and
     # the history's times are it, and no file in a layer this build writes is newer
     source_date_epoch: int | None = None
+    # kaniko's --compression and --compression-level: the layers this build writes are
+    # compressed so, in pushes and in the OCI layout; None: gzip when pushing, else none
+    compression: str | None = None
+    compression_level: int | None = None
     build_contexts: tuple[tuple[str, str], ...] = ()
 
     def build_arg_map(self) -> dict[str, str | None]:

@@ -43,12 +43,15 @@ class StepCache:
     platform: str
     context: BuildContext
     epoch: int | None = None  # layers with file times clamped are other layers
+    encoding: str | None = None  # an explicit --compression: layers encoded otherwise differ
 
     def __post_init__(self) -> None:
         self.hasher = self.cache.hasher(self.context.root, ignore=self.context)
 
     def base(self, config_digest: str | None) -> StepKey:
         scope = self.platform if self.epoch is None else f"{self.platform} epoch={self.epoch}"
+        if self.encoding is not None:
+            scope += f" encoding={self.encoding}"
         return base_key(config_digest or "scratch", scope)
 
     def chain(self, parent: StepKey, created_by: str) -> StepKey:

@@ -41,6 +41,7 @@ class StageEnv(Protocol):
     path: str
     escape: str
     compression: str
+    compression_level: int | None
     epoch: int | None  # SOURCE_DATE_EPOCH: history times and file times clamped to it
     single_snapshot: bool
     ignore: IgnoreList
@@ -296,6 +297,7 @@ class StageRunner:
             Changes(changed=paths),
             self.env.store,
             compression=self.env.compression,
+            level=self.env.compression_level,
             clamp=self.env.epoch,
         )
         if self.snapshotter is not None and self._indexed:
@@ -314,7 +316,12 @@ class StageRunner:
                 self._history(created_by, empty=True)
             return
         blob = write_layer(
-            root, changes, self.env.store, compression=self.env.compression, clamp=self.env.epoch
+            root,
+            changes,
+            self.env.store,
+            compression=self.env.compression,
+            level=self.env.compression_level,
+            clamp=self.env.epoch,
         )
         self._add_layer(
             blob.digest, blob.diff_id, blob.size, blob.media_type, blob.path, blob.compressed
