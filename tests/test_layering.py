@@ -159,3 +159,23 @@ def test_image_reaches_packages_only_inside_image_packages() -> None:
                     where = func.name if isinstance(func, ast.FunctionDef) else "<module>"
                     found.append(f"{path.relative_to(PACKAGE)}:{where}")
     assert found == ["image/image.py:packages"]
+
+
+def test_the_command_does_not_load_pytest() -> None:
+    """Start-up time: the command and the diff never import pytest or the plugin, while the
+    package's pytest-side names still resolve when asked for."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pytest_imagebuild.cli, pytest_imagebuild.cli_diff\n"
+        "import pytest_imagebuild.cli_warm\n"
+        "loaded = sorted(m for m in sys.modules\n"
+        "                if m == 'pytest' or m.startswith('pytest_imagebuild.plugin'))\n"
+        "assert not loaded, loaded\n"
+        "from pytest_imagebuild import assert_file, BuildSpec\n"
+        "assert 'pytest_imagebuild.plugin.assertions' in sys.modules\n"
+        "assert 'assert_file' in dir(pytest_imagebuild)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
