@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, TextIO
 
-__all__ = ["FORMATS", "LEVELS", "BuildLog", "LogSettings", "go_quote"]
+from pytest_imagebuild.builder.dockerfile.dump import go_quote  # logrus quotes as Go's %q
+
+__all__ = ["FORMATS", "LEVELS", "BuildLog", "LogSettings"]
 
 LEVELS = ("trace", "debug", "info", "warn", "error", "fatal", "panic")
 FORMATS = ("plain", "text", "color", "json")
@@ -51,28 +53,6 @@ class LogSettings:
         return LEVELS.index(level) >= LEVELS.index(self.level)
 
 
-def go_quote(text: str) -> str:
-    """``text`` as Go's ``%q`` writes it (how logrus quotes a value)."""
-    out = ['"']
-    for char in text:
-        code = ord(char)
-        if char in '"\\':
-            out.append("\\" + char)
-        elif char in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[char])
-        elif char.isprintable() or char == " ":
-            out.append(char)
-        elif code < 0x80:
-            out.append(f"\\x{code:02x}")
-        elif code < 0x10000:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    out.append('"')
-    return "".join(out)
-
-
-_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _LOGFMT_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._/@^+")
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_imagebuild.builder.log import BuildLog, LogSettings, go_quote
+from pytest_imagebuild.builder.dockerfile.dump import go_quote
+from pytest_imagebuild.builder.log import BuildLog, LogSettings
 from tests.builder.build_support import make_base, write_tree
 from tests.builder.test_cli import imagebuild
 from tests.support.registry import RegistryFactory
