@@ -12,6 +12,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from pytest_imagebuild.builder import contexts
 from pytest_imagebuild.builder.build import build
@@ -277,6 +278,22 @@ def _compression(args: argparse.Namespace) -> str | None:
     return str(args.compression) if args.compression else None
 
 
+def registry_fields(args: argparse.Namespace, environ: dict[str, str]) -> dict[str, Any]:
+    """The per-registry flags a build and ``imagebuild warm`` share, as BuildOptions fields."""
+    return {
+        "insecure_registries": tuple(args.insecure_registry),
+        "skip_tls_verify_registries": tuple(args.skip_tls_verify_registry),
+        "registry_certificates": tuple(
+            (host, Path(path).absolute())
+            for host, path in _pairs("--registry-certificate", args.registry_certificate)
+        ),
+        "client_certs": _client_certs(args.registry_client_cert),
+        "registry_map": tuple(_registry_map(args.registry_map, environ).items()),
+        "skip_default_registry_fallback": bool(args.skip_default_registry_fallback),
+        "docker_config": _path(environ.get("DOCKER_CONFIG")),
+    }
+
+
 def _path(value: str | None) -> Path | None:
     return Path(value).absolute() if value else None
 
@@ -348,16 +365,7 @@ def options_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Buil
         skip_tls_verify=bool(args.skip_tls_verify),
         skip_tls_verify_pull=bool(args.skip_tls_verify_pull),
         registry_mirrors=tuple(mirrors),
-        insecure_registries=tuple(args.insecure_registry),
-        skip_tls_verify_registries=tuple(args.skip_tls_verify_registry),
-        registry_certificates=tuple(
-            (host, Path(path).absolute())
-            for host, path in _pairs("--registry-certificate", args.registry_certificate)
-        ),
-        client_certs=_client_certs(args.registry_client_cert),
-        registry_map=tuple(_registry_map(args.registry_map, environ).items()),
-        skip_default_registry_fallback=bool(args.skip_default_registry_fallback),
-        docker_config=_path(environ.get("DOCKER_CONFIG")),
+        **registry_fields(args, environ),
         cache=bool(args.cache),
         cache_dir=_path(args.cache_dir),
         cache_repo=args.cache_repo,

@@ -22,7 +22,7 @@ from pytest_imagebuild.builder.options import BuildOptions
 from pytest_imagebuild.builder.plan import host_platform_string, make_plan
 from pytest_imagebuild.builder.pullpush import pull_options
 from pytest_imagebuild.builder.warmer import WarmBases, warm
-from pytest_imagebuild.cli import _bool, _build_args, _client_certs, _pairs, _registry_map
+from pytest_imagebuild.cli import _bool, _build_args, registry_fields
 from pytest_imagebuild.errors import ImageBuildError, UsageError
 
 __all__ = ["make_warm_parser", "warm_main"]
@@ -82,18 +82,9 @@ def _registries(args: argparse.Namespace, environ: dict[str, str]) -> registry.R
     options = BuildOptions(
         insecure_pull=bool(args.insecure_pull),
         skip_tls_verify_pull=bool(args.skip_tls_verify_pull),
-        insecure_registries=tuple(args.insecure_registry),
-        skip_tls_verify_registries=tuple(args.skip_tls_verify_registry),
-        registry_certificates=tuple(
-            (host, Path(path).absolute())
-            for host, path in _pairs("--registry-certificate", args.registry_certificate)
-        ),
-        client_certs=_client_certs(args.registry_client_cert),
-        registry_map=tuple(_registry_map(args.registry_map, environ).items()),
         registry_mirrors=tuple(args.registry_mirror),
-        skip_default_registry_fallback=bool(args.skip_default_registry_fallback),
         pull_retries=args.image_download_retry,
-        docker_config=Path(environ["DOCKER_CONFIG"]) if environ.get("DOCKER_CONFIG") else None,
+        **registry_fields(args, environ),
     )
     return registry.Registries(pull_options(options))
 
