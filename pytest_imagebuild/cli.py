@@ -25,6 +25,16 @@ from pytest_imagebuild.errors import ImageBuildError, UsageError
 __all__ = ["main", "make_parser", "options_from_args"]
 
 
+class SubcommandParser(argparse.ArgumentParser):
+    """A subcommand's parser (``imagebuild diff``, ``warm``, ``prune``): a wrong command line
+    is ``<prog>: error: <message>`` after the usage, exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def _flag(parser: argparse.ArgumentParser, *names: str, **kwargs: object) -> None:
     parser.add_argument(*names, **kwargs)  # type: ignore[arg-type]
 

@@ -13,6 +13,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from pytest_imagebuild.builder.cache import default_cache_dir
+from pytest_imagebuild.cli import SubcommandParser
 from pytest_imagebuild.diff import diff
 from pytest_imagebuild.diff.compare import SECTIONS
 from pytest_imagebuild.diff.render import diff_table, to_json
@@ -22,15 +23,8 @@ from pytest_imagebuild.image import Image
 __all__ = ["diff_main", "make_diff_parser"]
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        print(f"imagebuild diff: error: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-
 def make_diff_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = SubcommandParser(
         prog="imagebuild diff",
         description="Show what differs between two images (docker-archive tarball, OCI "
         "layout directory or OCI archive). Exit 0 same, 1 different, 2 error.",

@@ -14,15 +14,9 @@ from pathlib import Path
 from pytest_imagebuild.builder import userns
 from pytest_imagebuild.builder.cache import default_cache_dir
 from pytest_imagebuild.builder.fs.rootstore import RootStore, StoreUsage, parse_size
+from pytest_imagebuild.cli import SubcommandParser
 
 __all__ = ["make_prune_parser", "prune_main"]
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        print(f"imagebuild prune: error: {message}", file=sys.stderr)
-        raise SystemExit(2)
 
 
 def _size(text: str) -> int:
@@ -33,7 +27,7 @@ def _size(text: str) -> int:
 
 
 def make_prune_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = SubcommandParser(
         prog="imagebuild prune",
         description="Remove unpacked base images kept for builds, oldest use first, until "
         "at most --keep-storage bytes remain; entries in use by a running build stay.",

@@ -22,21 +22,14 @@ from pytest_imagebuild.builder.options import BuildOptions
 from pytest_imagebuild.builder.plan import host_platform_string, make_plan
 from pytest_imagebuild.builder.pullpush import pull_options
 from pytest_imagebuild.builder.warmer import WarmBases, warm
-from pytest_imagebuild.cli import _bool, _build_args, registry_fields
+from pytest_imagebuild.cli import SubcommandParser, _bool, _build_args, registry_fields
 from pytest_imagebuild.errors import ImageBuildError, UsageError
 
 __all__ = ["make_warm_parser", "warm_main"]
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        print(f"imagebuild warm: error: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-
 def make_warm_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="imagebuild warm", description=__doc__.split("\n\n")[0])
+    parser = SubcommandParser(prog="imagebuild warm", description=__doc__.split("\n\n")[0])
     multi: dict[str, object] = {"action": "append", "default": []}
     boolean: dict[str, object] = {"nargs": "?", "const": True, "default": False, "type": _bool}
     add = parser.add_argument
