@@ -358,11 +358,9 @@ def _run(
         registry.Registries(push_options(options)) as pushes,
         SshAgents(options.ssh, work) as agents,
     ):
+        cache_root = options.cache_dir or default_cache_dir()
         if options.cache:  # kaniko's base-image cache, filled by ``imagebuild warm``
-            bases = WarmBases(
-                options.cache_dir or default_cache_dir(), parse_ttl(options.cache_ttl)
-            )
-            regs.base_lookup = bases.lookup
+            regs.base_lookup = WarmBases(cache_root, parse_ttl(options.cache_ttl)).lookup
         b = _Build(
             options,
             plan,
@@ -371,7 +369,7 @@ def _run(
             BlobStore(work / "store"),
             regs,
             logger,
-            (options.cache_dir or default_cache_dir()) / "mounts",
+            cache_root / "mounts",
             compression=options.compression or ("gzip" if pushing else "none"),
             compression_level=options.compression_level,
             epoch=options.source_date_epoch,
@@ -380,16 +378,15 @@ def _run(
             labels=options.label_map(),
             named=ContextLookup(named, plan, replaced, work) if named else None,
         )
-        cache = _open_cache(options, pushes, plat) if options.cache else None
+        cache = _open_cache(options, cache_root, pushes, plat) if options.cache else None
         if cache is not None:
             b.step_cache = StepCache(
                 cache, plat, context, epoch=options.source_date_epoch, encoding=_encoding(options)
             )
             b.pull_store = cache.blobs
         wanted = plan.required(skip_unused=options.skip_unused_stages)
-        cache_dir = (options.cache_dir or default_cache_dir()) if cache is not None else None
         b.shared, b.root_store = plan_sharing(
-            options, plan, wanted, cache_dir, work, logger.message
+            options, plan, wanted, cache_root if cache is not None else None, work, logger.message
         )
         try:
             _schedule(b, wanted)
@@ -432,7 +429,9 @@ def _created(done: _Done, epoch: int | None) -> str:
     return now_rfc3339()
 
 
-def _open_cache(options: BuildOptions, regs: registry.Registries, plat: str) -> LayerCache:
+def _open_cache(
+    options: BuildOptions, cache_root: Path, regs: registry.Registries, plat: str
+) -> LayerCache:
     """kaniko's cache flags; the shared cache defaults to ``<first destination>/cache``."""
     repo = options.cache_repo
     if repo is None and options.destinations and not options.no_push:
@@ -444,7 +443,7 @@ def _open_cache(options: BuildOptions, regs: registry.Registries, plat: str) -> 
         no_push_cache=options.no_push_cache,
     )
     return LayerCache.open(
-        options.cache_dir or default_cache_dir(),
+        cache_root,
         policy=policy,
         repo=repo,
         registries=regs,
