@@ -127,30 +127,21 @@ def reap_dead(base: Path, prefix: str) -> list[str]:
         locks = sorted(base.glob(f"{prefix}*{LIVE_SUFFIX}"))
     except OSError as exc:
         return [f"{base}: {exc}"]
+    mine: list[Path] = []
     for lock in locks:
         try:
-            if lock.lstat().st_uid != os.getuid():
-                continue  # another user's build: not ours to judge
-            fd = os.open(lock, os.O_RDWR | os.O_NOFOLLOW)
+            if lock.lstat().st_uid == os.getuid():  # another user's build: not ours to judge
+                mine.append(lock)
         except FileNotFoundError:
             continue
         except OSError as exc:
             problems.append(f"{lock}: {exc}")
-            continue
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue  # its owner is alive
-            if not _same_file(fd, lock):
-                continue
-            failures = remove_tree(lock.with_name(lock.name[: -len(LIVE_SUFFIX)]))
-            if failures:
-                problems += failures
-            else:
-                lock.unlink(missing_ok=True)
-        finally:
-            os.close(fd)
+    for lock in _unlocked(mine, os.O_RDWR, problems):
+        failures = remove_tree(lock.with_name(lock.name[: -len(LIVE_SUFFIX)]))
+        if failures:
+            problems += failures
+        else:
+            lock.unlink(missing_ok=True)
     return problems
 
 
@@ -179,9 +170,22 @@ def reap_temp(directory: Path, pattern: str = TEMP_PREFIX + "*") -> list[str]:
         names = sorted(directory.glob(pattern))
     except OSError as exc:
         return [f"{directory}: {exc}"]
-    for path in names:
+    for path in _unlocked(names, os.O_RDONLY, problems):
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            problems.append(f"{path}: {exc}")
+    return problems
+
+
+def _unlocked(paths: list[Path], flags: int, problems: list[str]) -> Iterator[Path]:
+    """Each of ``paths`` whose lock no live process holds, yielded while this process holds
+    it (so nothing takes it over meanwhile); what cannot be opened goes to ``problems``."""
+    for path in paths:
+        try:
+            fd = os.open(path, flags | os.O_NOFOLLOW)
         except FileNotFoundError:
             continue
         except OSError as exc:
@@ -191,17 +195,11 @@ def reap_temp(directory: Path, pattern: str = TEMP_PREFIX + "*") -> list[str]:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                continue  # its writer is alive
+                continue  # its owner is alive
             if _same_file(fd, path):
-                try:
-                    path.unlink()
-                except FileNotFoundError:
-                    pass
-                except OSError as exc:
-                    problems.append(f"{path}: {exc}")
+                yield path
         finally:
             os.close(fd)
-    return problems
 
 
 def sync_dir(path: Path) -> None:
