@@ -16,7 +16,8 @@ from tests.structure.images import app_image, build_image
 
 pytestmark = pytest.mark.rootless
 
-SNIPPET = """
+# the snippets' common start: imports, run() returning [code, stdout, stderr] or the error
+PRELUDE = """
     import json, os
     from pathlib import Path
     from pytest_imagebuild.errors import SandboxError
@@ -32,6 +33,11 @@ SNIPPET = """
 
     cache = Path("cache").absolute()
     out = {}
+"""
+
+SNIPPET = (
+    PRELUDE
+    + """
     with Image.open("image.tar") as image:
         image.runner = SandboxRunner(cache)
         out["default"] = run(image, None)
@@ -46,24 +52,12 @@ SNIPPET = """
     out["runs_left"] = os.listdir(cache / "runs") if (cache / "runs").exists() else []
     print(json.dumps(out))
 """
+)
 
 
-ROOT_SNIPPET = """
-    import json, os
-    from pathlib import Path
-    from pytest_imagebuild.errors import SandboxError
-    from pytest_imagebuild.image import Image
-    from pytest_imagebuild.plugin.runner import SandboxRunner
-
-    def run(image, command, **kwargs):
-        try:
-            result = image.run(command, **kwargs)
-        except SandboxError as error:
-            return ["error", str(error).splitlines()[0]]
-        return [result.exit_code, result.stdout_text, result.stderr_text]
-
-    cache = Path("cache").absolute()
-    out = {}
+ROOT_SNIPPET = (
+    PRELUDE
+    + """
     with Image.open("image.tar") as image:
         image.runner = SandboxRunner(cache)
         out["root"] = run(image, "id -u; echo err >&2; touch /new")
@@ -74,6 +68,7 @@ ROOT_SNIPPET = """
     out["runs_left"] = os.listdir(cache / "runs")
     print(json.dumps(out))
 """
+)
 
 
 def _results_as(user: User, image_tar: Path, snippet: str = SNIPPET) -> Iterator[dict[str, Any]]:
