@@ -14,7 +14,7 @@ from pytest_imagebuild.builder.dockerfile.dump import go_quote
 from pytest_imagebuild.builder.log import BuildLog, LogSettings
 from tests.builder.build_support import make_base, write_tree
 from tests.builder.test_cli import imagebuild
-from tests.support.registry import RegistryFactory
+from tests.support.registry import RegistryFactory, RunningRegistry
 
 # logrus's colored line: level, seconds since start (or the time), message padded to 44
 _COLOR = re.compile(r"^\x1b\[(\d+)m([A-Z]{4})\x1b\[0m\[(\d{4}|[0-9T:Z+-]{20,25})\] (.*) $")
@@ -124,8 +124,8 @@ def test_debug_shows_cache_decisions_and_registry_requests_without_secrets(
     assert "token=" not in debug.stderr
 
 
-def _docker_env(reg: object) -> dict[str, str]:
-    return {"DOCKER_CONFIG": str(reg.docker_config_dir)}  # type: ignore[attr-defined]
+def _docker_env(reg: RunningRegistry) -> dict[str, str]:
+    return {"DOCKER_CONFIG": str(reg.docker_config_dir)}
 
 
 @pytest.mark.parametrize(
