@@ -160,32 +160,41 @@ def run_imagebuild(context: Path, dockerfile: Path, scratch: Path) -> Sample:
     return sample
 
 
+def buildah_build_and_save(
+    store: list[str], context: Path, dockerfile: Path, out: Path, *, layers: bool
+) -> Sample:
+    """``buildah build`` (chroot isolation, ``--layers`` as asked) as ``bench-out``, then its
+    push to a docker-archive at ``out``: one sample, times added, the larger peak."""
+    build, _ = timed(
+        [
+            BUILDAH,
+            *store,
+            "build",
+            f"--layers={'true' if layers else 'false'}",
+            "--isolation",
+            "chroot",
+            "--tls-verify=false",
+            "-t",
+            "bench-out",
+            "-f",
+            str(dockerfile),
+            str(context),
+        ]
+    )
+    push, _ = timed([BUILDAH, *store, "push", "bench-out", f"docker-archive:{out}"])
+    return Sample(build.seconds + push.seconds, max(build.peak_kb, push.peak_kb))
+
+
 def run_buildah(context: Path, dockerfile: Path, scratch: Path) -> Sample:
     store = ["--root", str(scratch / "root"), "--runroot", str(scratch / "run")]
     out = scratch / "out.tar"
     try:
-        build, _ = timed(
-            [
-                BUILDAH,
-                *store,
-                "build",
-                "--layers=false",
-                "--isolation",
-                "chroot",
-                "--tls-verify=false",
-                "-t",
-                "bench-out",
-                "-f",
-                str(dockerfile),
-                str(context),
-            ]
-        )
-        push, _ = timed([BUILDAH, *store, "push", "bench-out", f"docker-archive:{out}"])
+        sample = buildah_build_and_save(store, context, dockerfile, out, layers=False)
     finally:
         subprocess.run(
             [BUILDAH, *store, "rmi", "--all", "--force"], capture_output=True, check=False
         )
-    return Sample(build.seconds + push.seconds, max(build.peak_kb, push.peak_kb))
+    return sample
 
 
 def fresh_dir(parent: Path, name: str) -> Path:

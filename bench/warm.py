@@ -24,6 +24,7 @@ from tools import (
     Result,
     Sample,
     ToolError,
+    buildah_build_and_save,
     checkout_env,
     fresh_dir,
     imagebuild_command,
@@ -65,26 +66,9 @@ def _buildah(scratch: Path) -> Callable[[Path, Path, str], Sample]:
     store = ["--root", str(scratch / "root"), "--runroot", str(scratch / "run")]
 
     def run(context: Path, dockerfile: Path, out: str) -> Sample:
-        build, _ = timed(
-            [
-                BUILDAH,
-                *store,
-                "build",
-                "--layers",
-                "--isolation",
-                "chroot",
-                "--tls-verify=false",
-                "-t",
-                "bench-out",
-                "-f",
-                str(dockerfile),
-                str(context),
-            ]
-        )
         tar = scratch / "out.tar"
         tar.unlink(missing_ok=True)
-        push, _ = timed([BUILDAH, *store, "push", "bench-out", f"docker-archive:{tar}"])
-        return Sample(build.seconds + push.seconds, max(build.peak_kb, push.peak_kb))
+        return buildah_build_and_save(store, context, dockerfile, tar, layers=True)
 
     return run
 
