@@ -8,9 +8,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-# ``diff`` itself stays pytest_imagebuild.diff.diff: a function here would hide the package.
-from pytest_imagebuild.diff import FieldChange, ImageDiff, PackageChange, PathChange, PathEntry
-from pytest_imagebuild.efficiency import Efficiency, analyze_efficiency
 from pytest_imagebuild.errors import (
     BuildError,
     ContainerError,
@@ -25,10 +22,20 @@ from pytest_imagebuild.errors import (
     SandboxError,
     UsageError,
 )
-from pytest_imagebuild.image import File, Healthcheck, HistoryEntry, Image, Layer, Mode, RunResult
-from pytest_imagebuild.packages import Package, Packages
 
 if TYPE_CHECKING:
+    from pytest_imagebuild.diff import FieldChange, ImageDiff, PackageChange, PathChange, PathEntry
+    from pytest_imagebuild.efficiency import Efficiency, analyze_efficiency
+    from pytest_imagebuild.image import (
+        File,
+        Healthcheck,
+        HistoryEntry,
+        Image,
+        Layer,
+        Mode,
+        RunResult,
+    )
+    from pytest_imagebuild.packages import Package, Packages
     from pytest_imagebuild.plugin.assertions import (
         assert_env,
         assert_file,
@@ -42,34 +49,44 @@ if TYPE_CHECKING:
     from pytest_imagebuild.plugin.package_assertions import assert_no_packages, assert_package
     from pytest_imagebuild.plugin.sources import BuildSpec
 
-# The pytest side is imported when first named, so the command (and a library user who
-# only opens images) does not pay for importing pytest.
-_PLUGIN = {
-    "assert_env": "assertions",
-    "assert_file": "assertions",
-    "assert_layers": "assertions",
-    "assert_no_files": "assertions",
-    "assert_matches_baseline": "baselines",
-    "assert_command": "commands",
-    "assert_efficiency": "efficiency_assertions",
-    "ImageFactory": "factory",
-    "assert_no_packages": "package_assertions",
-    "assert_package": "package_assertions",
-    "BuildSpec": "sources",
+# Exports are imported when first named: the command imports only the builder, and a
+# library user who only opens images does not pay for importing pytest. ``diff`` itself
+# stays pytest_imagebuild.diff.diff: a function here would hide the package.
+_LAZY = {
+    **dict.fromkeys(
+        ("FieldChange", "ImageDiff", "PackageChange", "PathChange", "PathEntry"), "diff"
+    ),
+    **dict.fromkeys(("Efficiency", "analyze_efficiency"), "efficiency"),
+    **dict.fromkeys(
+        ("File", "Healthcheck", "HistoryEntry", "Image", "Layer", "Mode", "RunResult"), "image"
+    ),
+    **dict.fromkeys(("Package", "Packages"), "packages"),
+    **dict.fromkeys(
+        ("assert_env", "assert_file", "assert_layers", "assert_no_files"), "plugin.assertions"
+    ),
+    "assert_matches_baseline": "plugin.baselines",
+    "assert_command": "plugin.commands",
+    "assert_efficiency": "plugin.efficiency_assertions",
+    "ImageFactory": "plugin.factory",
+    "assert_no_packages": "plugin.package_assertions",
+    "assert_package": "plugin.package_assertions",
+    "BuildSpec": "plugin.sources",
 }
 
 
 def __getattr__(name: str) -> Any:
-    module = _PLUGIN.get(name)
+    if name == "diff":  # ``pytest_imagebuild.diff.diff`` after a bare ``import pytest_imagebuild``
+        return importlib.import_module("pytest_imagebuild.diff")
+    module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'pytest_imagebuild' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"pytest_imagebuild.plugin.{module}"), name)
+    value = getattr(importlib.import_module(f"pytest_imagebuild.{module}"), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_PLUGIN})
+    return sorted({*globals(), *_LAZY, "diff"})
 
 
 __all__ = [

@@ -179,3 +179,25 @@ def test_the_command_does_not_load_pytest() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_build_command_loads_only_the_builder() -> None:
+    """Start-up time of a build: the read side (image, diff, packages, efficiency) is
+    imported only when named, and every export still resolves."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pytest_imagebuild.cli\n"
+        "library = ('image', 'diff', 'packages', 'efficiency')\n"
+        "loaded = sorted(m for m in sys.modules\n"
+        "                if m.split('.')[1:2] and m.split('.')[1] in library\n"
+        "                and m.startswith('pytest_imagebuild.'))\n"
+        "assert not loaded, loaded\n"
+        "import pytest_imagebuild\n"
+        "missing = [n for n in pytest_imagebuild.__all__ if not hasattr(pytest_imagebuild, n)]\n"
+        "assert not missing, missing\n"
+        "assert callable(pytest_imagebuild.diff.diff)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
