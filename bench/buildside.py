@@ -1,7 +1,8 @@
-"""Build-side rows: the same context and Dockerfile built by imagebuild, buildah and docker.
+"""Build-side rows: the same context and Dockerfile built by imagebuild, buildah, docker and
+BuildKit (where ``buildkitd`` is on PATH; buildkit.py).
 
-Runs interleave the tools (imagebuild, buildah, docker, imagebuild, ...) so a drift in
-the machine's speed touches all three alike. Each run gets a fresh scratch directory:
+Runs interleave the tools (imagebuild, buildah, docker, BuildKit, imagebuild, ...) so a
+drift in the machine's speed touches all of them alike. Each run gets a fresh scratch directory:
 fresh buildah storage, fresh cache and temp dirs for imagebuild, and for docker the
 base images are removed first so every builder pulls them from the loopback registry.
 Dirty pages are synced before each run. A tool that fails keeps its error for the table
@@ -15,6 +16,7 @@ import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import buildkit
 from infra import Env
 from tools import Result, Sample, ToolError, fresh_dir, run_buildah, run_imagebuild
 
@@ -33,13 +35,19 @@ def build_rows(
     def docker(ctx: Path, df: Path, scratch: Path) -> Sample:
         return env.docker.run_build(ctx, df, scratch, bases)
 
+    def kit(ctx: Path, df: Path, scratch: Path) -> Sample:
+        return buildkit.build_once(ctx, df, scratch, env.registry)
+
     tools: dict[str, Callable[[Path, Path, Path], Sample]] = {
         "imagebuild": run_imagebuild,
         "buildah": run_buildah,
         "docker": docker,
+        "BuildKit": kit,
     }
     results = {name: Result() for name in tools}
     results["docker"].peak_note = "dockerd"
+    results["BuildKit"].peak_note = "buildkitd"
+    results["BuildKit"].error = buildkit.missing()
     for i in range(env.runs):
         for name, run in tools.items():
             result = results[name]
@@ -63,7 +71,7 @@ def build_rows(
         if result.error is None:
             row["note"] = summary(env.work / "out" / f"{label}-{name}.tar")
         if name == "imagebuild":
-            row.update(goal=f"{goal}; {peak_goal}", versus=["buildah", "docker"])
+            row.update(goal=f"{goal}; {peak_goal}", versus=["buildah", "docker", "BuildKit"])
         rows.append(row)
     return rows
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import buildkit
 import infra
 from tools import BUILDAH, Result, quiet
 from workloads import ALL
@@ -93,7 +94,7 @@ def header(env: infra.Env) -> str:
         docker = f"docker: {exc}"
     return (
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, {buildah}, {docker}, "
+        f"Python {platform.python_version()}, {buildah}, {docker}, {buildkit.version()}, "
         f"runs={env.runs}{', quick sizes' if env.quick else ''}"
     )
 
