@@ -1,4 +1,4 @@
-"""Benchmarks of pytest-imagebuild against buildah and docker, measured in the same run.
+"""Benchmarks of pytest-imagebuild against buildah, docker and BuildKit, in the same run.
 
     python bench/run.py [--workload NAME]... [--runs N] [--quick] [--json out.json]
 
