@@ -20,6 +20,7 @@ from pytest_imagebuild.builder.sandbox import libc
 
 from .rootstore import RootStore
 from .skipped import Skipped
+from .snapshot import IgnoreList, Index, scan
 from .unpack import unpack_layer
 
 __all__ = ["SharedBase", "mount_overlay", "private_mounts", "unmount"]
@@ -46,7 +47,10 @@ def mount_overlay(lower: Path, upper: Path, work: Path, target: Path) -> bool:
     if os.stat(lower).st_dev != os.stat(upper).st_dev:
         return False  # across filesystems overlay reports the lower's st_dev: snapshots skip it
     data = f"lowerdir={paths[0]},upperdir={paths[1]},workdir={paths[2]}"
-    for extra in ("", ",userxattr"):  # a user namespace keeps overlay xattrs in user.*
+    # Renamed lower directories must be copied up whole, so the upper directory names every
+    # changed path (snapshot.py relies on it): redirect_dir=off, which userxattr (a user
+    # namespace keeps overlay xattrs in user.*) implies and refuses to be given.
+    for extra in (",redirect_dir=off", ",userxattr"):
         try:
             libc.mount("overlay", str(target), "overlay", 0, data + extra)
         except OSError:
@@ -82,6 +86,17 @@ class SharedBase:
         self._log = log
         self._made = False
         self._lock = threading.Lock()
+        self._index: Index | None = None
+        self._index_ignore: IgnoreList | None = None
+
+    def index(self, ignore: IgnoreList) -> Index:
+        """The unpacked base's snapshot index (taken once; the base never changes)."""
+        path = self.ensure()
+        with self._lock:
+            if self._index is None or self._index_ignore != ignore:
+                self._index = scan(path, ignore)
+                self._index_ignore = ignore
+            return self._index
 
     def ensure(self) -> Path:
         """The unpacked base (unpacked by the first stage to ask; others wait for it)."""

@@ -6,6 +6,15 @@ moves it on every content write, chmod, chown, xattr change, link count change a
 and no system call can set it back, so a write that keeps size and mtime is still seen. A new
 inode under a directory's name means the directory was deleted and made again; Docker's
 overlay-based builder marks such a directory opaque, and so do we.
+
+A stage root that is an overlay on a shared base (overlay.py) is indexed without walking
+it: the base, the read-only lower directory, is indexed once per build, and every path the
+stage changed has an entry in the upper directory (a copy, a whiteout, a new directory).
+So the root's index is the base's with the upper directory's changed paths looked up again
+in the merged view. Walking the small upper directory replaces walking the whole root.
+This holds because the lower never changes, the overlay keeps a copied-up object's inode
+number (lower and upper on one filesystem), and renames of lower directories are copies
+(``redirect_dir=off``, which mount_overlay asks for).
 """
 
 from __future__ import annotations
@@ -13,7 +22,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,26 +143,83 @@ def diff(old: Index, new: Index) -> Changes:
 
 
 class Snapshotter:
-    """Keeps the index of one stage root between steps."""
+    """Keeps the index of one stage root between steps.
 
-    def __init__(self, root: Path, ignore: IgnoreList | None = None) -> None:
+    With ``upper`` (the overlay's upper directory) and ``lower`` (the index of its lower
+    directory, asked for once), the index follows the upper directory instead of a walk.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        ignore: IgnoreList | None = None,
+        *,
+        upper: Path | None = None,
+        lower: Callable[[], Index] | None = None,
+    ) -> None:
         self.root = root
         self.ignore = ignore or IgnoreList()
         self.index: Index = {}
+        self.upper = upper if lower is not None else None
+        self._lower = lower
+        self._upper_index: Index = {}
 
     def reset(self) -> None:
         """Take a fresh index: the baseline for the next ``snapshot()``."""
-        self.index = scan(self.root, self.ignore)
+        if self.upper is None or self._lower is None:
+            self.index = scan(self.root, self.ignore)
+            return
+        self.index = dict(self._lower())
+        self._upper_index = {}
+        self._follow_upper(self.index)
 
     def snapshot(self) -> Changes:
         """Changes since the last ``reset()``/``snapshot()``; the new state becomes the base."""
-        current = scan(self.root, self.ignore)
+        if self.upper is None:
+            current = scan(self.root, self.ignore)
+        else:
+            current = dict(self.index)
+            self._follow_upper(current)
         changes = diff(self.index, current)
         self.index = current
         return changes
 
+    def _follow_upper(self, index: Index) -> None:
+        """Bring ``index`` up to the merged root: look up again every path whose entry in
+        the upper directory changed since the last look; a directory that went, became a
+        non-directory or was made again (a new inode: opaque) loses its old subtree."""
+        if self.upper is None:
+            return
+        current = scan(self.upper, self.ignore)
+        before = self._upper_index
+        touched = [p for p, key in current.items() if before.get(p) != key]
+        touched.extend(before.keys() - current.keys())
+        top = os.fspath(self.root)
+        for path in sorted(touched, key=lambda p: (p.count("/"), p)):
+            prior = index.get(path)
+            try:
+                st: os.stat_result | None = os.lstat(f"{top}/{path}")
+            except (FileNotFoundError, NotADirectoryError):
+                st = None
+            if (
+                prior is not None
+                and stat.S_ISDIR(prior[1])
+                and (st is None or not stat.S_ISDIR(st.st_mode) or st.st_ino != prior[0])
+            ):
+                prefix = path + "/"
+                for stale in [p for p in index if p.startswith(prefix)]:
+                    del index[stale]
+            if st is None:
+                index.pop(path, None)
+            else:
+                index[path] = _key(st)
+        self._upper_index = current
+
     def refresh(self, paths: Iterable[str]) -> None:
         """Re-index ``paths`` (and their parents) after a step that knows what it wrote."""
+        if self.upper is not None:  # what the step wrote is in the upper directory
+            self._follow_upper(self.index)
+            return
         top = os.fspath(self.root)
         for raw in paths:
             rel = "/".join(p for p in raw.split("/") if p and p != ".")

@@ -90,7 +90,14 @@ class StageRunner:
         if self.root.ensure(self.state.layers):
             self._indexed = False  # files changed under the index: the next RUN re-indexes
         if self.snapshotter is None:
-            self.snapshotter = Snapshotter(self.root.path, self.env.ignore)
+            base, ignore = self.root.base, self.env.ignore
+            overlaid = self.root.upper is not None and base is not None
+            self.snapshotter = Snapshotter(
+                self.root.path,
+                ignore,
+                upper=self.root.upper,
+                lower=(lambda: base.index(ignore)) if overlaid and base else None,
+            )
         self.state.root = self.root.path
         return self.root.path
 

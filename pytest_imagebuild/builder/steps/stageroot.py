@@ -43,6 +43,7 @@ class StageRoot:
         self.applied = 0
         self.base = base
         self.mounted = False
+        self.upper: Path | None = None  # the overlay's upper directory while mounted
         self._log = log
         self._label = label
         self._made = False
@@ -91,6 +92,7 @@ class StageRoot:
         os.chmod(upper, 0o755)  # noqa: S103 - the merged root takes the upper's mode
         if mount_overlay(lower, upper, work, self.path):
             self.mounted = True
+            self.upper = upper
             self.applied = len(base.layers)
             self._log(f"{self._label}: stage root: overlay on the shared base\n")
 
